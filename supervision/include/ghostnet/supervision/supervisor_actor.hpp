@@ -1,0 +1,45 @@
+#pragma once
+
+// The typed interface of a supervisor (OTP's supervisor API as messages).
+
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/message.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "ghostnet/actors/atoms.hpp"
+#include "ghostnet/supervision/child_spec.hpp"
+#include "ghostnet/supervision/supervisor_messages.hpp"
+
+namespace ghostnet::supervision {
+
+// Requests that change children are answered once the change is complete
+// (e.g. terminate_child replies after the child is gone). Failures are
+// ghostnet errors: duplicate_child, unknown_child, start_failed, invalid_state.
+using supervisor_actor = caf::typed_actor<
+  // Adds and starts a child (not for simple_one_for_one).
+  caf::replies_to<start_child_atom, child_spec>::with<caf::actor>,
+  // simple_one_for_one: starts a child from the template with these args.
+  caf::replies_to<start_child_atom, caf::message>::with<caf::actor>,
+  // Stops a child by id (its spec stays unless temporary).
+  caf::replies_to<terminate_child_atom, std::string>::with<caf::ok_atom>,
+  // Stops a child by actor (how simple_one_for_one children are addressed).
+  caf::replies_to<terminate_child_atom, caf::actor>::with<caf::ok_atom>,
+  // Starts a stopped child again.
+  caf::replies_to<restart_child_atom, std::string>::with<caf::actor>,
+  // Removes the spec of a stopped child.
+  caf::replies_to<delete_child_atom, std::string>::with<caf::ok_atom>,
+  caf::replies_to<which_children_atom>::with<std::vector<child_info>>,
+  caf::replies_to<count_children_atom>::with<child_counts>,
+  // Subscribers get every supervisor_event until they unsubscribe or exit.
+  caf::reacts_to<subscribe_atom, caf::actor>,
+  caf::reacts_to<unsubscribe_atom, caf::actor>,
+  // Stops all children in reverse order, then the supervisor itself. Children
+  // still running at the deadline are killed. Replies ok when done.
+  caf::replies_to<shutdown_atom, caf::timespan>::with<caf::ok_atom>>;
+
+} // namespace ghostnet::supervision
