@@ -1,0 +1,450 @@
+// TCP listener and connection actors against real sockets on loopback.
+
+#include "tcp_fixture.hpp"
+
+#include <cstdio>
+#include <sys/wait.h>
+
+using namespace ghostnet;
+using namespace ghostnet::test;
+
+namespace {
+
+/// Echo of `data` over one connection: a writer thread sends, the test
+/// thread reads (so neither side deadlocks on full buffers).
+std::string echo_through(const tp::endpoint& ep, const std::string& data) {
+  client c{ep};
+  BOOST_REQUIRE(c.connected());
+  std::thread writer([&] { c.send_all(data); });
+  auto back = c.read_exactly(data.size());
+  writer.join();
+  return back;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(tcp, tcp_fixture)
+
+BOOST_AUTO_TEST_CASE(echo_round_trips_from_one_byte_to_sixteen_mebibytes) {
+  auto svc = start_service(echo_service());
+  for (size_t n : {size_t{1}, size_t{100}, size_t{4096}, size_t{65537},
+                   size_t{1} << 20, size_t{16} << 20}) {
+    BOOST_TEST_CONTEXT("size " << n) {
+      auto data = pattern(n, static_cast<unsigned>(n));
+      BOOST_TEST((echo_through(svc.bound, data) == data));
+    }
+  }
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(echo_works_over_ipv6_loopback) {
+  auto svc = start_service(echo_service("::1"));
+  BOOST_TEST(svc.bound.host == "::1");
+  BOOST_TEST(echo_through(svc.bound, "hello over v6") == "hello over v6");
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(a_thousand_concurrent_connections_all_echo) {
+  raise_fd_limit(8192);
+  auto svc = start_service(echo_service());
+  constexpr size_t n = 1000;
+  std::vector<std::unique_ptr<client>> clients;
+  for (size_t i = 0; i < n; ++i) {
+    clients.push_back(std::make_unique<client>(svc.bound));
+    BOOST_REQUIRE(clients.back()->connected());
+  }
+  for (size_t i = 0; i < n; ++i)
+    BOOST_REQUIRE(clients[i]->send_all("msg-" + std::to_string(i) + ";"));
+  size_t ok = 0;
+  for (size_t i = 0; i < n; ++i) {
+    auto want = "msg-" + std::to_string(i) + ";";
+    if (clients[i]->read_exactly(want.size()) == want)
+      ++ok;
+  }
+  BOOST_TEST(ok == n);
+  BOOST_TEST(eventually([&] { return listener_info_of(svc.root).active == n; }));
+  clients.clear();
+  BOOST_TEST(eventually([&] { return listener_info_of(svc.root).active == 0; }));
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(idle_connection_is_closed_after_idle_timeout) {
+  auto opts = echo_service();
+  opts.listener.connection.timeouts.idle = 200ms;
+  auto svc = start_service(opts);
+  client silent{svc.bound};
+  BOOST_REQUIRE(silent.connected());
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_TEST(silent.sees_close());
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 200ms));
+  // A connection that keeps talking is not idle.
+  client chatty{svc.bound};
+  for (int i = 0; i < 5; ++i) {
+    BOOST_REQUIRE(chatty.send_all("x"));
+    BOOST_TEST(chatty.read_exactly(1) == "x");
+    std::this_thread::sleep_for(100ms); // below the idle timeout, on purpose
+  }
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_that_never_reads_is_held_at_the_high_water_mark) {
+  auto opts = echo_service();
+  opts.listener.connection.high_water_mark = 256 * 1024;
+  opts.listener.connection.low_water_mark = 64 * 1024;
+  opts.listener.connection.socket.send_buffer = 64 * 1024;
+  auto svc = start_service(opts);
+  client hog{svc.bound, 2000};
+  int small = 64 * 1024;
+  setsockopt(hog.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  // Push far more than all buffers together hold; the send blocks (bounded
+  // by SO_SNDTIMEO) once the server stops reading.
+  auto chunk = pattern(1 << 20);
+  size_t pushed = 0;
+  for (int i = 0; i < 64; ++i) {
+    auto r = ::send(hog.fd(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (r <= 0)
+      break;
+    pushed += static_cast<size_t>(r);
+  }
+  BOOST_TEST(pushed < size_t{64} << 20); // the server stopped taking bytes
+  auto conns = children_of(connections_of(svc.root));
+  BOOST_REQUIRE_EQUAL(conns.size(), 1u);
+  auto conn = caf::actor_cast<tp::connection_actor>(conns[0].actor);
+  auto info = info_of(conn);
+  BOOST_TEST(info.pending_out <= opts.listener.connection.high_water_mark
+                                   + opts.listener.connection.max_read_size);
+  BOOST_TEST(info.pending_out >= opts.listener.connection.low_water_mark);
+  // Everyone else is served meanwhile.
+  BOOST_TEST(echo_through(svc.bound, "still here") == "still here");
+  // Sends are refused with a typed error once the hard limit (high-water
+  // mark plus one read) is reached; nothing beyond it is queued.
+  const auto& copts = opts.listener.connection;
+  auto max_sends = (copts.high_water_mark + copts.max_read_size) / (64 * 1024) + 2;
+  caf::error refused;
+  for (size_t i = 0; i < max_sends && !refused; ++i)
+    self->request(conn, patience, send_atom::value, std::vector<char>(64 * 1024, 'x'))
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { refused = err; });
+  BOOST_TEST(is(refused, errc::backpressure), describe(refused));
+  BOOST_TEST(info_of(conn).pending_out
+             <= copts.high_water_mark + copts.max_read_size + 64 * 1024);
+  hog.reset();
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_reset_mid_stream_ends_only_its_connection) {
+  auto svc = start_service(echo_service());
+  client steady{svc.bound};
+  BOOST_REQUIRE(steady.send_all("a"));
+  BOOST_TEST(steady.read_exactly(1) == "a");
+  {
+    client rude{svc.bound};
+    BOOST_REQUIRE(rude.send_all(pattern(100000)));
+    rude.reset();
+  }
+  BOOST_TEST(eventually([&] { return listener_info_of(svc.root).active == 1; }));
+  BOOST_REQUIRE(steady.send_all("b"));
+  BOOST_TEST(steady.read_exactly(1) == "b");
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(connecting_to_a_closed_port_is_connection_refused) {
+  // Find a port nobody listens on: bind one, close it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  socklen_t len = sizeof(sa);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  tp::connect_options opts;
+  opts.remote = tp::endpoint{"127.0.0.1", ntohs(sa.sin_port)};
+  opts.retries = 2;
+  opts.backoff_min = 10ms;
+  auto conn = tp::connect(sys, opts, tp::echo_handler());
+  BOOST_REQUIRE(conn);
+  self->request(*conn, patience, connect_atom::value)
+    .receive([](tp::connection_info&) { BOOST_FAIL("connected to a closed port"); },
+             [&](caf::error& err) {
+               BOOST_TEST(is(err, errc::connection_refused), describe(err));
+               BOOST_TEST(context_of(err).endpoint == opts.remote.to_string());
+               BOOST_TEST(context_of(err).operation == "connect");
+             });
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(connecting_to_a_black_hole_times_out) {
+  // A loopback listener with a full accept queue drops further SYNs: a
+  // black hole that never leaves this machine.
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  BOOST_REQUIRE(::listen(lfd, 0) == 0);
+  socklen_t len = sizeof(sa);
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len);
+  tp::endpoint ep{"127.0.0.1", ntohs(sa.sin_port)};
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    fillers.push_back(c);
+  }
+  std::this_thread::sleep_for(50ms); // let the handshakes of the fillers land
+  tp::connect_options opts;
+  opts.remote = ep;
+  opts.timeout = 300ms;
+  auto conn = tp::connect(sys, opts, tp::echo_handler());
+  BOOST_REQUIRE(conn);
+  auto t0 = std::chrono::steady_clock::now();
+  self->request(*conn, patience, connect_atom::value)
+    .receive([](tp::connection_info&) { BOOST_FAIL("connected to a black hole"); },
+             [&](caf::error& err) {
+               BOOST_TEST(is(err, errc::timeout), describe(err));
+               BOOST_TEST(context_of(err).operation == "connect");
+             });
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 300ms));
+  for (auto c : fillers)
+    ::close(c);
+  ::close(lfd);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(an_oversized_frame_is_a_protocol_error_for_that_connection_only) {
+  auto app = sys.spawn([](caf::event_based_actor* ac) -> caf::behavior {
+    return {
+      [](tp::opened_atom, const tp::connection_actor&, const tp::connection_info&) {},
+      [](received_atom, const tp::connection_actor&, const std::vector<char>&) {},
+      [](closed_atom, const tp::connection_actor&, caf::error&) {},
+    };
+  });
+  auto opts = echo_service();
+  opts.listener.connection.framing.kind = tp::framing_kind::length_prefixed;
+  opts.listener.connection.framing.max_frame_size = 1024;
+  auto svc = start_service(opts);
+  // A well-formed frame is echoed with its prefix.
+  client good{svc.bound};
+  std::string frame{"\0\0\0\5hello", 9};
+  BOOST_REQUIRE(good.send_all(frame));
+  BOOST_TEST(good.read_exactly(9) == frame);
+  // A header announcing 1 MiB ends that connection at once.
+  client bad{svc.bound};
+  std::string header{"\0\x10\0\0", 4};
+  BOOST_REQUIRE(bad.send_all(header));
+  BOOST_TEST(bad.sees_close());
+  BOOST_REQUIRE(good.send_all(frame));
+  BOOST_TEST(good.read_exactly(9) == frame);
+  self->send_exit(app, caf::exit_reason::user_shutdown);
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(actor_mode_delivers_typed_messages_and_reports_protocol_errors) {
+  auto opts = echo_service();
+  opts.listener.connection.framing.kind = tp::framing_kind::line;
+  opts.listener.connection.framing.max_frame_size = 64;
+  opts.handler = tp::actor_handler(caf::actor{self});
+  auto svc = start_service(opts);
+  client c{svc.bound};
+  BOOST_REQUIRE(c.send_all("one\ntwo\n"));
+  tp::connection_actor conn;
+  self->receive([&](tp::opened_atom, tp::connection_actor& x, tp::connection_info& info) {
+    conn = x;
+    BOOST_TEST(info.remote.port != 0);
+  }, caf::after(patience) >> [] { BOOST_FAIL("no opened message"); });
+  std::vector<std::string> frames;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](received_atom, tp::connection_actor&, std::vector<char>& f) {
+      frames.emplace_back(f.begin(), f.end());
+    }, caf::after(patience) >> [] { BOOST_FAIL("no frame"); });
+  BOOST_TEST(frames == (std::vector<std::string>{"one", "two"}), boost::test_tools::per_element());
+  // The application answers through the connection actor.
+  self->request(conn, patience, send_atom::value, std::vector<char>{'o', 'k'})
+    .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_TEST(c.read_exactly(3) == "ok\n");
+  // A line longer than max_frame_size closes it with a protocol error.
+  BOOST_REQUIRE(c.send_all(std::string(100, 'z')));
+  caf::error reason;
+  self->receive([&](closed_atom, tp::connection_actor&, caf::error& err) { reason = err; },
+                caf::after(patience) >> [] { BOOST_FAIL("no closed message"); });
+  BOOST_TEST(is(reason, errc::protocol_error), describe(reason));
+  BOOST_TEST(context_of(reason).endpoint.find("127.0.0.1") == 0);
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(max_connections_rejects_extra_clients_and_keeps_the_others) {
+  auto opts = echo_service();
+  opts.listener.max_connections = 2;
+  auto svc = start_service(opts);
+  client a{svc.bound}, b{svc.bound};
+  BOOST_REQUIRE(a.send_all("a"));
+  BOOST_REQUIRE(b.send_all("b"));
+  BOOST_TEST(a.read_exactly(1) == "a");
+  BOOST_TEST(b.read_exactly(1) == "b");
+  client extra{svc.bound};
+  BOOST_TEST(extra.sees_close());
+  BOOST_TEST(eventually([&] { return listener_info_of(svc.root).rejected == 1; }));
+  BOOST_REQUIRE(a.send_all("again"));
+  BOOST_TEST(a.read_exactly(5) == "again");
+  a.close();
+  BOOST_TEST(eventually([&] { return listener_info_of(svc.root).active == 1; }));
+  client late{svc.bound};
+  BOOST_REQUIRE(late.send_all("late"));
+  BOOST_TEST(late.read_exactly(4) == "late");
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(pause_policy_stops_accepting_until_below_the_mark) {
+  auto opts = echo_service();
+  opts.listener.max_connections = 1;
+  opts.listener.at_limit = tp::limit_policy::pause;
+  auto svc = start_service(opts);
+  client first{svc.bound};
+  BOOST_REQUIRE(first.send_all("1"));
+  BOOST_TEST(first.read_exactly(1) == "1");
+  BOOST_TEST(eventually([&] { return !listener_info_of(svc.root).accepting; }));
+  client waiting{svc.bound, 5000}; // sits in the backlog
+  BOOST_REQUIRE(waiting.send_all("2"));
+  first.close();
+  BOOST_TEST(waiting.read_exactly(1) == "2");
+  BOOST_TEST(listener_info_of(svc.root).rejected == 0u);
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(killing_a_connection_actor_closes_its_socket) {
+  auto svc = start_service(echo_service());
+  client c{svc.bound};
+  BOOST_REQUIRE(c.send_all("x"));
+  BOOST_TEST(c.read_exactly(1) == "x");
+  auto fds_with_one = count_open_fds();
+  auto conns = children_of(connections_of(svc.root));
+  BOOST_REQUIRE_EQUAL(conns.size(), 1u);
+  self->send_exit(conns[0].actor, caf::exit_reason::kill);
+  BOOST_TEST(c.sees_close());
+  // The server side of the socket is gone; only the client's remains.
+  BOOST_TEST(eventually([&] { return count_open_fds() == fds_with_one - 1; }));
+  stop(svc.root);
+  c.close();
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(stopping_the_service_delivers_every_accepted_byte) {
+  auto opts = echo_service();
+  auto svc = start_service(opts);
+  client c{svc.bound};
+  auto data = pattern(4 << 20);
+  std::thread writer([&] { c.send_all(data); c.shutdown_write(); });
+  // Wait until the server has taken some of it, then stop the tree.
+  auto first = c.read_exactly(1);
+  BOOST_REQUIRE_EQUAL(first.size(), 1u);
+  std::promise<void> stopped;
+  std::thread stopper([&] { stop(svc.root); stopped.set_value(); });
+  auto rest = c.read_exactly(data.size() - 1);
+  writer.join();
+  stopper.join();
+  // What the server echoed before its graceful close is intact and in order.
+  auto got = first + rest;
+  BOOST_TEST(got.size() > 0u);
+  BOOST_TEST((got == data.substr(0, got.size())));
+  c.close();
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(netcat_talks_to_the_echo_service) {
+  auto svc = start_service(echo_service());
+  auto cmd = "printf 'hello netcat\\n' | timeout 10 nc -N 127.0.0.1 "
+             + std::to_string(svc.bound.port);
+  std::string out;
+  if (auto* p = popen(cmd.c_str(), "r")) {
+    char buf[256];
+    while (auto n = fread(buf, 1, sizeof(buf), p))
+      out.append(buf, n);
+    BOOST_TEST(WEXITSTATUS(pclose(p)) == 0);
+  }
+  BOOST_TEST(out == "hello netcat\n");
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(an_outbound_connection_talks_to_netcat_as_server) {
+  // socat serves one connection, echoing what it gets, on a port we pick.
+  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(probe, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  socklen_t len = sizeof(sa);
+  getsockname(probe, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(probe);
+  auto port = ntohs(sa.sin_port);
+  auto cmd = "timeout 10 socat TCP-LISTEN:" + std::to_string(port)
+             + ",bind=127.0.0.1,reuseaddr EXEC:cat >/dev/null 2>&1 &";
+  BOOST_REQUIRE(std::system(cmd.c_str()) == 0);
+  tp::connect_options opts;
+  opts.remote = tp::endpoint{"127.0.0.1", port};
+  opts.retries = 50; // socat may still be starting
+  opts.backoff_min = 20ms;
+  opts.backoff_max = 100ms;
+  opts.connection.framing.kind = tp::framing_kind::line;
+  auto conn = tp::connect(sys, opts, tp::actor_handler(caf::actor{self}));
+  BOOST_REQUIRE(conn);
+  self->request(*conn, patience, connect_atom::value)
+    .receive([](tp::connection_info& info) { BOOST_TEST(info.remote.port != 0); },
+             [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  self->receive([](tp::opened_atom, tp::connection_actor&, tp::connection_info&) {},
+                caf::after(patience) >> [] { BOOST_FAIL("no opened"); });
+  self->request(*conn, patience, send_atom::value, std::vector<char>{'p', 'i', 'n', 'g'})
+    .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  self->receive([](received_atom, tp::connection_actor&, std::vector<char>& f) {
+    BOOST_TEST(std::string(f.begin(), f.end()) == "ping");
+  }, caf::after(patience) >> [] { BOOST_FAIL("no echo from socat"); });
+  self->request(*conn, patience, close_atom::value)
+    .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(bad_listener_and_connect_options_are_typed_errors) {
+  auto opts = echo_service();
+  opts.listener.max_connections = 0;
+  auto spec = tp::tcp_service(opts);
+  BOOST_REQUIRE(!spec);
+  BOOST_TEST(is(spec.error(), errc::invalid_configuration));
+  BOOST_TEST(context_of(spec.error()).detail.find("max_connections") != std::string::npos);
+  auto bad_host = echo_service("not-an-address");
+  BOOST_TEST(is(tp::tcp_service(bad_host).error(), errc::invalid_address));
+  tp::connect_options copts;
+  copts.remote = tp::endpoint{"127.0.0.1", 0};
+  BOOST_TEST(is(tp::connect(sys, copts, tp::echo_handler()).error(),
+                errc::invalid_configuration));
+  BOOST_TEST(!tp::parse_endpoint("127.0.0.1"));
+  BOOST_TEST(!tp::parse_endpoint("127.0.0.1:70000"));
+  BOOST_TEST(!tp::parse_endpoint("::1:80"));
+  BOOST_TEST(tp::parse_endpoint("[::1]:80").value().port == 80);
+}
+
+BOOST_AUTO_TEST_CASE(binding_a_port_in_use_fails_the_service_start_typed) {
+  auto first = start_service(echo_service());
+  auto opts = echo_service();
+  opts.listener.bind.port = first.bound.port;
+  opts.listener.reuse_address = false;
+  auto spec = tp::tcp_service(opts);
+  BOOST_REQUIRE(spec);
+  sv::supervisor_spec root;
+  root.name = "second";
+  root.children.push_back(*spec);
+  auto sup = sv::spawn_supervisor(sys, root);
+  BOOST_REQUIRE(sup);
+  self->monitor(*sup);
+  caf::error reason;
+  self->receive([&](caf::down_msg& msg) { reason = msg.reason; },
+                caf::after(patience) >> [] { BOOST_FAIL("second root kept running"); });
+  // The service's supervisor gave up after its listener kept failing; the
+  // address in use is named in the chain of reasons.
+  BOOST_TEST(describe(reason).find("address_in_use") != std::string::npos,
+             describe(reason));
+  stop(first.root);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

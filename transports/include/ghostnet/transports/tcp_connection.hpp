@@ -1,0 +1,31 @@
+#pragma once
+
+// Spawning connection actors: one broker per TCP connection, running its
+// protocol stack (framing → handler) on CAF's multiplexer thread.
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "ghostnet/transports/connection_actor.hpp"
+#include "ghostnet/transports/connection_handler.hpp"
+#include "ghostnet/transports/socket_handle.hpp"
+#include "ghostnet/transports/tcp_options.hpp"
+
+namespace ghostnet::transports {
+
+/// Adopts an accepted (connected) socket. Needs the middleman loaded.
+[[nodiscard]] caf::expected<connection_actor>
+spawn_connection(caf::actor_system& sys, socket_handle sock,
+                 const connection_options& opts, handler_factory make_handler);
+
+/// Connects to `opts.remote` without blocking any thread: the actor exists at
+/// once in state `connecting`; `connect_atom` requests are answered once the
+/// connection is up or has failed (connection_refused, network_unreachable,
+/// invalid_address, timeout — after `opts.retries` further attempts with
+/// exponential backoff and jitter). The handler's on_open / on_close tell the
+/// same story.
+[[nodiscard]] caf::expected<connection_actor>
+connect(caf::actor_system& sys, const connect_options& opts,
+        handler_factory make_handler);
+
+} // namespace ghostnet::transports

@@ -1,0 +1,705 @@
+#include "ghostnet/transports/tcp_connection.hpp"
+
+#include <cerrno>
+#include <random>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <caf/io/broker.hpp>
+#include <caf/send.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
+
+#include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/log.hpp"
+#include "ghostnet/transports/detail/fd_watcher.hpp"
+#include "ghostnet/transports/detail/socket_ops.hpp"
+
+namespace ghostnet::transports {
+
+namespace {
+
+using caf::io::network::operation;
+using timer_atom = caf::atom_constant<caf::atom("gntimer")>;
+using retry_atom = caf::atom_constant<caf::atom("gnretry")>;
+using stop_atom = caf::atom_constant<caf::atom("gnstop")>;
+
+enum class timer_kind : uint8_t { idle, read, write, drain, connect };
+
+const char* operation_of(timer_kind k) {
+  switch (k) {
+    case timer_kind::idle: return "idle";
+    case timer_kind::read: return "read";
+    case timer_kind::write: return "write";
+    case timer_kind::drain: return "drain";
+    case timer_kind::connect: return "connect";
+  }
+  return "?";
+}
+
+/// One receive buffer per multiplexer thread, shared by all its connections:
+/// an idle connection holds no read buffer at all.
+std::vector<char>& shared_read_buffer(size_t size) {
+  thread_local std::vector<char> buf;
+  if (buf.size() < size)
+    buf.resize(size);
+  return buf;
+}
+
+/// The connection actor. A broker, so that it runs on the multiplexer
+/// thread together with its fd_watcher: readiness callbacks and messages are
+/// never concurrent. It does its own recv/send (no CAF scribe): reads go to
+/// the shared buffer, writes go straight to the socket while the kernel
+/// takes them and queue only when it does not.
+class connection_broker final : public caf::io::broker,
+                                private connection_context,
+                                private frame_sink {
+public:
+  connection_broker(caf::actor_config& cfg, socket_handle sock,
+                    connection_options opts, handler_factory make_handler,
+                    std::optional<connect_options> connect)
+    : caf::io::broker(cfg), sock_(std::move(sock)), opts_(std::move(opts)),
+      make_handler_(std::move(make_handler)), connect_(std::move(connect)),
+      framer_(make_framer(opts_.framing)) {
+    // nop
+  }
+
+  const char* name() const override {
+    return "ghostnet.tcp_connection";
+  }
+
+  caf::behavior make_behavior() override;
+
+  void on_exit() override {
+    close_socket();
+    pending_in_.clear();
+    write_queue_.clear();
+    handler_.reset();
+  }
+
+private:
+  // -- connection_context -----------------------------------------------------
+
+  caf::error send(byte_view payload) override {
+    if (info_.state != connection_state::connected)
+      return make_error(errc::transport_closed, "send", where_);
+    if (queued_bytes() >= hard_limit()) {
+      notify_writable_ = true;
+      return make_error(errc::backpressure, "send", where_, 0,
+                        std::to_string(queued_bytes())
+                          + " bytes wait to be sent");
+    }
+    auto before = out_buf_.size();
+    if (auto err = framer_->encode(payload, out_buf_)) {
+      out_buf_.resize(before);
+      return err;
+    }
+    info_.bytes_out += out_buf_.size() - before;
+    ++info_.frames_out;
+    if (!in_callback_)
+      flush();
+    return caf::none;
+  }
+
+  void close() override {
+    begin_close();
+  }
+
+  void abort(caf::error reason) override {
+    if (fd() >= 0)
+      detail::set_abortive_close(fd());
+    finish(std::move(reason));
+  }
+
+  const connection_info& info() const noexcept override {
+    return info_;
+  }
+
+  connection_actor self() const override {
+    return caf::actor_cast<connection_actor>(
+      caf::actor_cast<caf::actor>(const_cast<connection_broker*>(this)));
+  }
+
+  // -- frame_sink -------------------------------------------------------------
+
+  void on_frame(byte_view frame) override {
+    ++info_.frames_in;
+    // While draining, what the peer still sends is read (so that its FIN
+    // arrives) but not handed on: nothing could be answered any more.
+    if (handler_ && info_.state == connection_state::connected)
+      handler_->on_frame(*this, frame);
+  }
+
+  // -- socket -----------------------------------------------------------------
+
+  int fd() const noexcept {
+    return watcher_ ? watcher_->fd() : -1;
+  }
+
+  caf::io::network::default_multiplexer& mpx() {
+    return static_cast<caf::io::network::default_multiplexer&>(
+      system().middleman().backend());
+  }
+
+  void adopt(socket_handle sock) {
+    // The raw `this` is safe: the watcher is closed (callback dropped) in
+    // finish() and on_exit(), before this broker can be destroyed.
+    auto* self = this;
+    watcher_ = detail::fd_watcher::make(mpx(), sock.take(),
+                                        [self](operation op) {
+                                          self->on_ready(op);
+                                        });
+  }
+
+  void close_socket() {
+    if (watcher_) {
+      watcher_->close();
+      watcher_.reset();
+    }
+  }
+
+  size_t queued_bytes() const noexcept {
+    return write_queue_.size() - write_offset_ + out_buf_.size();
+  }
+
+  size_t hard_limit() const noexcept {
+    // The frames of one read may always be answered: see docs/transports.md.
+    return opts_.high_water_mark + opts_.max_read_size;
+  }
+
+  void on_ready(operation op) {
+    if (done_)
+      return;
+    // This runs on the multiplexer's loop, outside CAF's exception handling
+    // for actors: a throwing handler must end this connection, not the loop.
+    try {
+      dispatch_ready(op);
+    } catch (const std::exception& ex) {
+      in_callback_ = false;
+      finish(make_error(errc::protocol_error, "handle data", where_, 0,
+                        std::string{"handler threw: "} + ex.what()));
+    } catch (...) {
+      in_callback_ = false;
+      finish(make_error(errc::protocol_error, "handle data", where_, 0,
+                        "handler threw"));
+    }
+  }
+
+  void dispatch_ready(operation op) {
+    switch (op) {
+      case operation::read:
+        on_readable();
+        break;
+      case operation::write:
+        if (info_.state == connection_state::connecting)
+          on_connect_result();
+        else
+          on_writable();
+        break;
+      case operation::propagate_error:
+        on_socket_error();
+        break;
+    }
+  }
+
+  void on_socket_error() {
+    auto err = detail::pending_socket_error(fd());
+    if (info_.state == connection_state::connecting) {
+      connect_failed(make_os_error(err != 0 ? err : ECONNREFUSED, "connect",
+                                   where_));
+      return;
+    }
+    finish(make_os_error(err != 0 ? err : ECONNRESET, "read", where_));
+  }
+
+  void on_readable() {
+    auto& buf = shared_read_buffer(opts_.max_read_size);
+    auto n = ::recv(fd(), buf.data(), read_size_, 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return;
+      finish(make_os_error(errno, "read", where_));
+      return;
+    }
+    if (n == 0) {
+      on_peer_closed();
+      return;
+    }
+    auto len = static_cast<size_t>(n);
+    info_.bytes_in += len;
+    last_read_ = last_activity_ = clock().now();
+    // Grow the read size while reads fill it (bulk transfer); the buffer is
+    // shared, so a large read size costs nothing per idle connection.
+    if (len == read_size_ && read_size_ < opts_.max_read_size)
+      read_size_ = std::min(read_size_ * 2, opts_.max_read_size);
+    consume(byte_view{buf.data(), len});
+    if (!done_)
+      flush();
+  }
+
+  void consume(byte_view data) {
+    in_callback_ = true;
+    caf::expected<size_t> used{size_t{0}};
+    if (pending_in_.empty()) {
+      used = framer_->decode(data, *this);
+      if (used && *used < data.size())
+        pending_in_.assign(data.begin() + *used, data.end());
+    } else {
+      pending_in_.insert(pending_in_.end(), data.begin(), data.end());
+      used = framer_->decode(byte_view{pending_in_.data(), pending_in_.size()},
+                             *this);
+      if (used)
+        pending_in_.erase(pending_in_.begin(),
+                          pending_in_.begin() + static_cast<ptrdiff_t>(*used));
+      if (pending_in_.empty() && pending_in_.capacity() > 4096)
+        std::vector<char>{}.swap(pending_in_); // give a burst's memory back
+    }
+    in_callback_ = false;
+    if (!used) {
+      auto ctx = context_of(used.error());
+      finish(make_error(errc::protocol_error, ctx.operation, where_, 0,
+                        ctx.detail));
+    }
+  }
+
+  /// Sends what handlers produced: straight to the socket while nothing is
+  /// queued, so the common case costs one send() and no epoll change.
+  void flush() {
+    if (out_buf_.empty() || fd() < 0)
+      return;
+    if (write_queue_.size() == write_offset_) {
+      auto n = ::send(fd(), out_buf_.data(), out_buf_.size(),
+                      MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        finish(make_os_error(errno, "write", where_));
+        return;
+      }
+      auto sent = n > 0 ? static_cast<size_t>(n) : 0;
+      if (sent > 0)
+        last_write_ = last_activity_ = clock().now();
+      if (sent == out_buf_.size()) {
+        out_buf_.clear();
+        return;
+      }
+      write_queue_.clear();
+      write_offset_ = 0;
+      write_queue_.insert(write_queue_.end(), out_buf_.begin() + sent,
+                          out_buf_.end());
+    } else {
+      write_queue_.insert(write_queue_.end(), out_buf_.begin(), out_buf_.end());
+    }
+    out_buf_.clear();
+    watcher_->want_write(true);
+    if (queued_bytes() >= opts_.high_water_mark && watcher_->reading()) {
+      watcher_->want_read(false); // backpressure: stop taking more work
+      paused_ = true;
+    }
+  }
+
+  void on_writable() {
+    auto pending = write_queue_.size() - write_offset_;
+    if (pending > 0) {
+      auto n = ::send(fd(), write_queue_.data() + write_offset_, pending,
+                      MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+          return;
+        finish(make_os_error(errno, "write", where_));
+        return;
+      }
+      write_offset_ += static_cast<size_t>(n);
+      last_write_ = last_activity_ = clock().now();
+    }
+    if (write_offset_ == write_queue_.size()) {
+      write_queue_.clear();
+      write_offset_ = 0;
+      if (write_queue_.capacity() > opts_.max_read_size)
+        std::vector<char>{}.swap(write_queue_);
+      watcher_->want_write(false);
+      if (info_.state == connection_state::draining) {
+        shutdown_write();
+        return;
+      }
+    }
+    if (paused_ && queued_bytes() <= opts_.low_water_mark) {
+      paused_ = false;
+      watcher_->want_read(true);
+    }
+    if (notify_writable_ && queued_bytes() < opts_.high_water_mark
+        && handler_) {
+      notify_writable_ = false;
+      in_callback_ = true;
+      handler_->on_writable(*this);
+      in_callback_ = false;
+      flush();
+    }
+  }
+
+  void on_peer_closed() {
+    // The peer sent FIN. Whatever we still owe it goes out, then we close.
+    peer_closed_ = true;
+    watcher_->want_read(false);
+    if (info_.state == connection_state::draining && queued_bytes() == 0) {
+      finish(caf::none);
+      return;
+    }
+    begin_close();
+  }
+
+  // -- closing ----------------------------------------------------------------
+
+  /// Graceful close: stop taking sends, flush, shut down the write side,
+  /// then wait (bounded by the drain timeout) for the peer's FIN.
+  void begin_close() {
+    if (done_ || info_.state == connection_state::draining)
+      return;
+    if (info_.state == connection_state::connecting) {
+      finish(make_error(errc::transport_closed, "connect", where_, 0,
+                        "closed before the connection was established"));
+      return;
+    }
+    info_.state = connection_state::draining;
+    flush();
+    if (done_)
+      return;
+    if (opts_.timeouts.drain > caf::timespan{0})
+      arm(timer_kind::drain, opts_.timeouts.drain);
+    if (queued_bytes() == 0)
+      shutdown_write();
+  }
+
+  void shutdown_write() {
+    if (!shut_down_)
+      ::shutdown(fd(), SHUT_WR);
+    shut_down_ = true;
+    if (peer_closed_) {
+      finish(caf::none);
+      return;
+    }
+    // Keep reading (and discarding into the handler) until the peer's FIN.
+    if (!paused_)
+      watcher_->want_read(true);
+  }
+
+  void finish(caf::error reason) {
+    if (done_)
+      return;
+    done_ = true;
+    info_.state = connection_state::closed;
+    if (reason)
+      log::debug("tcp_connection:" + where_, "connection_failed",
+                 {log::kv("reason", reason)});
+    if (handler_)
+      handler_->on_close(reason);
+    for (auto& rp : connect_promises_)
+      rp.deliver(reason ? reason
+                        : make_error(errc::transport_closed, "connect", where_));
+    connect_promises_.clear();
+    for (auto& rp : close_promises_)
+      rp.deliver(caf::ok_atom::value);
+    close_promises_.clear();
+    close_socket();
+    // finish() often runs in a readiness callback, outside the actor's own
+    // message handling, where quit() would only take effect on the next
+    // message: send that message ourselves.
+    caf::anon_send(caf::actor_cast<caf::actor>(this), stop_atom::value,
+                   std::move(reason));
+  }
+
+  // -- establishing -----------------------------------------------------------
+
+  void start_connected() {
+    info_.state = connection_state::connected;
+    info_.local = local_endpoint_of(fd());
+    info_.remote = remote_endpoint_of(fd());
+    where_ = info_.remote.to_string();
+    if (auto err = apply_socket_options(fd(), opts_.socket, where_)) {
+      finish(std::move(err));
+      return;
+    }
+    last_activity_ = last_read_ = last_write_ = clock().now();
+    arm_configured_timeouts();
+    watcher_->want_read(true);
+    for (auto& rp : connect_promises_)
+      rp.deliver(info_);
+    connect_promises_.clear();
+    in_callback_ = true;
+    handler_->on_open(*this);
+    in_callback_ = false;
+    flush();
+  }
+
+  void start_connect_attempt() {
+    ++attempts_;
+    bool in_progress = false;
+    auto sock = detail::start_tcp_connect(connect_->remote, in_progress);
+    if (!sock) {
+      connect_failed(std::move(sock.error()));
+      return;
+    }
+    adopt(std::move(*sock));
+    if (!in_progress) {
+      start_connected();
+      return;
+    }
+    watcher_->want_write(true);
+    arm(timer_kind::connect, connect_->timeout);
+  }
+
+  void on_connect_result() {
+    auto err = detail::pending_socket_error(fd());
+    watcher_->want_write(false);
+    if (err != 0) {
+      connect_failed(make_os_error(err, "connect", where_));
+      return;
+    }
+    start_connected();
+  }
+
+  void connect_failed(caf::error err) {
+    close_socket();
+    ++timer_generation_; // cancels the connect timer of this attempt
+    auto code = code_of(err);
+    bool retry = attempts_ <= connect_->retries && code && is_temporary(*code);
+    if (!retry) {
+      finish(std::move(err));
+      return;
+    }
+    auto delay = connect_->backoff_min;
+    for (uint32_t i = 1; i < attempts_ && delay < connect_->backoff_max; ++i)
+      delay *= 2;
+    delay = std::min(delay, connect_->backoff_max);
+    std::uniform_real_distribution<double> jitter{0.0, connect_->backoff_jitter};
+    delay += std::chrono::duration_cast<caf::timespan>(delay * jitter(rng_));
+    log::debug("tcp_connection:" + where_, "connect_retry",
+               {log::kv("attempt", attempts_), log::kv("delay", delay),
+                log::kv("reason", err)});
+    delayed_send(this, delay, retry_atom::value);
+  }
+
+  // -- timeouts ---------------------------------------------------------------
+
+  void arm(timer_kind kind, caf::timespan after) {
+    delayed_send(this, after, timer_atom::value, static_cast<uint8_t>(kind),
+                 timer_generation_);
+  }
+
+  void arm_configured_timeouts() {
+    ++timer_generation_; // forget timers armed with older settings
+    const auto& t = opts_.timeouts;
+    if (t.idle > caf::timespan{0})
+      arm(timer_kind::idle, t.idle);
+    if (t.read > caf::timespan{0})
+      arm(timer_kind::read, t.read);
+    if (t.write > caf::timespan{0})
+      arm(timer_kind::write, t.write);
+    if (info_.state == connection_state::draining
+        && t.drain > caf::timespan{0})
+      arm(timer_kind::drain, t.drain);
+  }
+
+  /// One timer per kind is outstanding; when it fires early (there was
+  /// activity), it re-arms itself for the remaining time.
+  void on_timer(timer_kind kind, uint64_t generation) {
+    if (generation != timer_generation_ || done_)
+      return;
+    auto now = clock().now();
+    auto check = [&](caf::timespan limit, caf::actor_clock::time_point since,
+                     bool applies) {
+      if (!applies)
+        return;
+      auto elapsed = now - since;
+      if (elapsed >= limit)
+        timed_out(kind, limit);
+      else
+        arm(kind, std::chrono::duration_cast<caf::timespan>(limit - elapsed));
+    };
+    const auto& t = opts_.timeouts;
+    switch (kind) {
+      case timer_kind::idle:
+        check(t.idle, last_activity_, true);
+        break;
+      case timer_kind::read:
+        check(t.read, last_read_, true);
+        break;
+      case timer_kind::write:
+        // Only pending output can make no progress.
+        if (queued_bytes() == 0)
+          arm(kind, t.write);
+        else
+          check(t.write, last_write_, true);
+        break;
+      case timer_kind::drain:
+        if (info_.state == connection_state::draining)
+          timed_out(kind, t.drain);
+        break;
+      case timer_kind::connect:
+        if (info_.state == connection_state::connecting)
+          connect_failed(make_error(errc::timeout, "connect", where_, 0,
+                                    "no answer within the connect timeout"));
+        break;
+    }
+  }
+
+  void timed_out(timer_kind kind, caf::timespan limit) {
+    using namespace std::chrono;
+    auto ms = duration_cast<milliseconds>(limit).count();
+    if (kind == timer_kind::drain) {
+      // We flushed what we owed; the peer just did not close in time.
+      detail::set_abortive_close(fd());
+      finish(caf::none);
+      return;
+    }
+    finish(make_error(errc::timeout, operation_of(kind), where_, 0,
+                      "no progress for " + std::to_string(ms) + "ms"));
+  }
+
+  // -- state ------------------------------------------------------------------
+
+  socket_handle sock_; ///< until adopted
+  connection_options opts_;
+  handler_factory make_handler_;
+  std::optional<connect_options> connect_;
+  std::unique_ptr<framer> framer_;
+  std::unique_ptr<connection_handler> handler_;
+  detail::fd_watcher_ptr watcher_;
+  connection_info info_;
+  std::string where_;
+  std::vector<char> pending_in_;  ///< an incomplete frame
+  std::vector<char> out_buf_;     ///< frames produced in this turn
+  std::vector<char> write_queue_; ///< what the kernel did not take yet
+  size_t write_offset_ = 0;
+  size_t read_size_ = 0;
+  bool in_callback_ = false;
+  bool notify_writable_ = false;
+  bool paused_ = false;
+  bool peer_closed_ = false;
+  bool shut_down_ = false;
+  bool done_ = false;
+  uint32_t attempts_ = 0;
+  uint64_t timer_generation_ = 0;
+  caf::actor_clock::time_point last_activity_;
+  caf::actor_clock::time_point last_read_;
+  caf::actor_clock::time_point last_write_;
+  std::vector<caf::response_promise> connect_promises_;
+  std::vector<caf::response_promise> close_promises_;
+  std::minstd_rand rng_{std::random_device{}()};
+};
+
+caf::behavior connection_broker::make_behavior() {
+  read_size_ = opts_.min_read_size;
+  handler_ = make_handler_ ? make_handler_() : nullptr;
+  if (!handler_) {
+    quit(make_error(errc::invalid_configuration, "start connection", "", 0,
+                    "the handler factory returned no handler"));
+    return {};
+  }
+  set_exit_handler([this](caf::exit_msg& msg) {
+    // Our supervisor asks us to stop: finish what we were asked to send.
+    if (msg.reason == caf::exit_reason::user_shutdown && !done_) {
+      begin_close();
+      if (info_.state != connection_state::draining)
+        finish(msg.reason);
+      return;
+    }
+    finish(msg.reason);
+  });
+  if (connect_) {
+    where_ = connect_->remote.to_string();
+    info_.remote = connect_->remote;
+    start_connect_attempt();
+  } else {
+    adopt(std::move(sock_));
+    start_connected();
+  }
+  return {
+    [this](send_atom, std::vector<char>& frame) -> caf::result<caf::ok_atom> {
+      if (auto err = send(byte_view{frame.data(), frame.size()}))
+        return err;
+      return caf::ok_atom::value;
+    },
+    [this](close_atom) -> caf::result<caf::ok_atom> {
+      if (done_)
+        return caf::ok_atom::value;
+      auto rp = make_response_promise();
+      close_promises_.push_back(rp);
+      begin_close();
+      return rp;
+    },
+    [this](abort_atom) {
+      abort(make_error(errc::transport_closed, "abort", where_, 0,
+                       "aborted on request"));
+    },
+    [this](info_atom) {
+      auto result = info_;
+      result.pending_out = queued_bytes();
+      return result;
+    },
+    [this](timeouts_atom, connection_timeouts& t) {
+      opts_.timeouts = t;
+      arm_configured_timeouts();
+      return caf::ok_atom::value;
+    },
+    [this](connect_atom) -> caf::result<connection_info> {
+      if (info_.state != connection_state::connecting)
+        return info_;
+      auto rp = make_response_promise();
+      connect_promises_.push_back(rp);
+      return rp;
+    },
+    [this](timer_atom, uint8_t kind, uint64_t generation) {
+      on_timer(static_cast<timer_kind>(kind), generation);
+    },
+    [this](retry_atom) {
+      if (!done_)
+        start_connect_attempt();
+    },
+    [this](stop_atom, caf::error& reason) { quit(std::move(reason)); },
+  };
+}
+
+caf::io::middleman* middleman_of(caf::actor_system& sys) {
+  if (!sys.has_middleman())
+    return nullptr;
+  return &sys.middleman();
+}
+
+} // namespace
+
+caf::expected<connection_actor>
+spawn_connection(caf::actor_system& sys, socket_handle sock,
+                 const connection_options& opts, handler_factory make_handler) {
+  if (auto err = validate(opts))
+    return err;
+  if (!sock)
+    return make_error(errc::invalid_state, "spawn connection", "", 0,
+                      "no socket");
+  auto* mm = middleman_of(sys);
+  if (mm == nullptr)
+    return make_error(errc::invalid_configuration, "spawn connection", "", 0,
+                      "the actor system has no middleman (load it)");
+  caf::actor_config cfg{&mm->backend()};
+  auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
+    cfg, std::move(sock), opts, std::move(make_handler),
+    std::optional<connect_options>{});
+  return caf::actor_cast<connection_actor>(hdl);
+}
+
+caf::expected<connection_actor> connect(caf::actor_system& sys,
+                                        const connect_options& opts,
+                                        handler_factory make_handler) {
+  if (auto err = validate(opts))
+    return err;
+  auto* mm = middleman_of(sys);
+  if (mm == nullptr)
+    return make_error(errc::invalid_configuration, "connect",
+                      opts.remote.to_string(), 0,
+                      "the actor system has no middleman (load it)");
+  caf::actor_config cfg{&mm->backend()};
+  auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
+    cfg, socket_handle{}, opts.connection, std::move(make_handler),
+    std::optional<connect_options>{opts});
+  return caf::actor_cast<connection_actor>(hdl);
+}
+
+} // namespace ghostnet::transports

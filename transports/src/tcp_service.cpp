@@ -1,0 +1,111 @@
+#include "ghostnet/transports/tcp_service.hpp"
+
+#include <memory>
+
+#include "ghostnet/actors/error.hpp"
+#include "ghostnet/supervision/supervisor.hpp"
+#include "ghostnet/transports/detail/socket_ops.hpp"
+#include "ghostnet/transports/tcp_connection.hpp"
+#include "ghostnet/transports/tcp_listener.hpp"
+
+namespace ghostnet::transports {
+
+namespace sv = supervision;
+
+namespace {
+
+/// What the two children of a service share: rest_for_one guarantees that
+/// the listener (re)starts after the connections supervisor it uses.
+struct service_state {
+  sv::supervisor_actor connections;
+  std::optional<endpoint> bound;
+};
+
+sv::child_spec connections_child(const tcp_service_options& opts,
+                                 std::shared_ptr<service_state> state) {
+  sv::child_spec conn;
+  conn.id = "connection";
+  conn.restart = sv::restart_type::temporary;
+  conn.shutdown = sv::shutdown_policy::after(opts.listener.connection_shutdown);
+  conn.start = [copts = opts.listener.connection, handler = opts.handler](
+                 caf::actor_system& sys,
+                 const caf::message& args) -> caf::expected<caf::actor> {
+    if (!args.match_elements<socket_handle>())
+      return make_error(errc::invalid_state, "start connection", "", 0,
+                        "expected a socket_handle");
+    auto sock = args.get_as<socket_handle>(0);
+    auto conn = spawn_connection(sys, sock, copts, handler);
+    if (!conn)
+      return std::move(conn.error());
+    return caf::actor_cast<caf::actor>(*conn);
+  };
+  sv::supervisor_spec spec;
+  spec.name = opts.name + ".connections";
+  spec.flags.how = sv::strategy::simple_one_for_one;
+  spec.children.push_back(std::move(conn));
+  sv::child_spec result;
+  result.id = "connections";
+  result.kind = sv::child_kind::supervisor;
+  result.shutdown = sv::shutdown_policy::infinity();
+  result.start = [spec, state](caf::actor_system& sys,
+                               const caf::message&) -> caf::expected<caf::actor> {
+    auto sup = sv::spawn_supervisor(sys, spec);
+    if (!sup)
+      return std::move(sup.error());
+    state->connections = *sup;
+    return caf::actor_cast<caf::actor>(*sup);
+  };
+  return result;
+}
+
+sv::child_spec listener_child(const tcp_service_options& opts,
+                              std::shared_ptr<service_state> state) {
+  sv::child_spec result;
+  result.id = "listener";
+  result.shutdown = sv::shutdown_policy::after(std::chrono::seconds(5));
+  result.start = [lopts = opts.listener, on_bound = opts.on_bound,
+                  state](caf::actor_system& sys,
+                         const caf::message&) -> caf::expected<caf::actor> {
+    auto bind_opts = lopts;
+    if (state->bound)
+      bind_opts.bind.port = state->bound->port; // keep the port on restart
+    auto sock = detail::open_tcp_listener(bind_opts);
+    if (!sock)
+      return std::move(sock.error());
+    auto bound = local_endpoint_of(sock->get());
+    bool first = !state->bound;
+    state->bound = bound;
+    auto listener = spawn_tcp_listener(sys, std::move(*sock), lopts,
+                                       state->connections);
+    if (!listener)
+      return std::move(listener.error());
+    if (on_bound && first)
+      on_bound(bound);
+    return caf::actor_cast<caf::actor>(*listener);
+  };
+  return result;
+}
+
+} // namespace
+
+caf::expected<sv::child_spec> tcp_service(tcp_service_options opts) {
+  if (opts.name.empty())
+    return make_error(errc::invalid_configuration, "validate tcp service", "",
+                      0, "name: must not be empty");
+  if (!opts.handler)
+    return make_error(errc::invalid_configuration, "validate tcp service",
+                      opts.name, 0, "handler: is missing");
+  if (auto err = validate(opts.listener))
+    return err;
+  auto state = std::make_shared<service_state>();
+  sv::supervisor_spec spec;
+  spec.name = opts.name;
+  spec.flags.how = sv::strategy::rest_for_one;
+  spec.flags.intensity = 3;
+  spec.flags.period = std::chrono::seconds(5);
+  spec.children.push_back(connections_child(opts, state));
+  spec.children.push_back(listener_child(opts, state));
+  return sv::supervisor_child(opts.name, std::move(spec));
+}
+
+} // namespace ghostnet::transports
