@@ -447,4 +447,61 @@ BOOST_AUTO_TEST_CASE(binding_a_port_in_use_fails_the_service_start_typed) {
   stop(first.root);
 }
 
+BOOST_AUTO_TEST_CASE(running_out_of_descriptors_backs_off_instead_of_spinning) {
+  auto svc = start_service(echo_service());
+  // The client's socket exists before the cap; it connects after it.
+  int cfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  BOOST_REQUIRE(cfd >= 0);
+  timeval tv{10, 0};
+  setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  // Let descriptors closed by earlier tests finish closing (CAF's loop lets
+  // go of them one turn later), then fill every hole below the highest one
+  // and cap the table there: accept4 now fails with EMFILE while the
+  // connection waits in the backlog.
+  size_t last = 0;
+  BOOST_REQUIRE(eventually([&] {
+    auto now = count_open_fds();
+    bool stable = now == last;
+    last = now;
+    std::this_thread::sleep_for(20ms);
+    return stable;
+  }));
+  std::vector<int> fillers;
+  int lowest = ::dup(0);
+  while (lowest >= 0 && static_cast<size_t>(lowest) < last + 16) {
+    fillers.push_back(lowest);
+    lowest = ::dup(0);
+  }
+  BOOST_REQUIRE(lowest >= 0);
+  ::close(lowest);
+  rlimit saved;
+  getrlimit(RLIMIT_NOFILE, &saved);
+  rlimit capped = saved;
+  capped.rlim_cur = static_cast<rlim_t>(lowest);
+  BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &capped) == 0);
+  auto addr = tp::to_socket_address(svc.bound);
+  BOOST_REQUIRE(::connect(cfd, addr->get(), addr->length) == 0);
+  BOOST_REQUIRE(::send(cfd, "after emfile", 12, MSG_NOSIGNAL) == 12);
+  bool saw_errors = eventually([&] { return listener_info_of(svc.root).accept_errors >= 2; });
+  std::this_thread::sleep_for(300ms); // a spinning accept loop would count thousands here
+  auto errors = listener_info_of(svc.root).accept_errors;
+  BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  for (auto fd : fillers)
+    ::close(fd);
+  BOOST_TEST(saw_errors);
+  BOOST_TEST(errors <= 30u); // 10 ms doubling to 1 s: a handful, not thousands
+  // Once descriptors are available again, the waiting client is served.
+  char buf[12];
+  size_t got = 0;
+  while (got < sizeof(buf)) {
+    auto r = ::recv(cfd, buf + got, sizeof(buf) - got, 0);
+    if (r <= 0)
+      break;
+    got += static_cast<size_t>(r);
+  }
+  BOOST_TEST(std::string(buf, got) == "after emfile");
+  ::close(cfd);
+  stop(svc.root);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -81,17 +81,12 @@ void fd_watcher::close() {
   stop_watching();
   closed_ = true;
   fn_ = nullptr;
-}
-
-int fd_watcher::release() {
-  if (closed_)
-    return -1;
-  stop_watching();
-  closed_ = true;
-  fn_ = nullptr;
-  auto result = fd_;
-  fd_ = caf::io::network::invalid_native_socket;
-  return result;
+  if (eventbf() == 0 && fd_ != caf::io::network::invalid_native_socket) {
+    // Not in the epoll set, and any queued add was squashed by the del:
+    // nothing refers to the descriptor any more, close it now.
+    ::close(fd_);
+    fd_ = caf::io::network::invalid_native_socket;
+  }
 }
 
 void fd_watcher::handle_event(operation op) {

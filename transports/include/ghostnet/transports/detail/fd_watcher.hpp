@@ -10,6 +10,15 @@
 // Thread rule: create, arm and close a watcher only on the multiplexer thread,
 // i.e. from inside a broker (brokers run there) or a multiplexer dispatch.
 // The callback runs on that thread too, never concurrently with a broker.
+//
+// Owner rule: the owning broker closes its watcher in on_exit() (and
+// wherever it is done with the socket). A registered descriptor is closed one
+// loop turn later, once CAF's epoll set no longer refers to it. After a
+// propagate_error callback the watcher is finished: close it.
+//
+// There is deliberately no way to take the descriptor back out: CAF may
+// still have an epoll change queued for it, which would then hit a closed or
+// reused descriptor.
 
 #include <functional>
 
@@ -44,13 +53,10 @@ public:
   [[nodiscard]] bool reading() const noexcept { return want_read_; }
   [[nodiscard]] bool writing() const noexcept { return want_write_; }
 
-  /// Stops watching and closes the descriptor once the multiplexer has let
-  /// go of it. Idempotent. The callback is never called after this.
+  /// Stops watching and closes the descriptor: at once if the multiplexer
+  /// has not registered it, else once it has let go of it (next loop turn).
+  /// Idempotent. The callback is never called after this.
   void close();
-
-  /// Stops watching and hands the descriptor to the caller (who must close
-  /// it). Returns -1 if closed already.
-  [[nodiscard]] int release();
 
   // -- event_handler ----------------------------------------------------------
   void handle_event(caf::io::network::operation op) override;
