@@ -23,6 +23,7 @@ namespace {
 using restart_timer_atom = caf::atom_constant<caf::atom("gsrestart")>;
 using stop_timer_atom = caf::atom_constant<caf::atom("gsstoptmr")>;
 using deadline_atom = caf::atom_constant<caf::atom("gsdeadline")>;
+using job_timer_atom = caf::atom_constant<caf::atom("gsjobtmr")>;
 
 using time_point = caf::actor_clock::time_point;
 
@@ -79,6 +80,15 @@ public:
     children_.clear();
     by_actor_.clear();
     subscribers_.clear();
+    // Promises hold a reference to this actor: answer and drop them, or the
+    // supervisor would keep itself alive (and its requesters would wait).
+    auto reason = fail_state() ? fail_state()
+                               : caf::error{caf::exit_reason::normal};
+    for (auto& rp : shutdown_promises_)
+      if (rp.pending())
+        rp.deliver(reason);
+    shutdown_promises_.clear();
+    job_.reset();
     deferred_.clear();
   }
 
@@ -98,6 +108,7 @@ private:
   };
 
   struct stop_job {
+    uint64_t id = 0;
     std::deque<uint64_t> queue;         ///< children still to be asked
     std::unordered_set<uint64_t> waiting; ///< asked, not yet gone
     bool parallel = false;
@@ -181,7 +192,8 @@ private:
     // thousands): debug. Failures stand out.
     auto lvl = log::level::info;
     if (ev.kind == event_kind::child_started
-        || ev.kind == event_kind::child_terminated)
+        || ev.kind == event_kind::child_terminated
+        || (ev.kind == event_kind::child_exited && is_normal_exit(ev.reason)))
       lvl = log::level::debug;
     else if (ev.kind == event_kind::gave_up || ev.kind == event_kind::start_failed)
       lvl = log::level::error;
@@ -426,14 +438,16 @@ private:
   void stop_children(std::vector<uint64_t> keys, bool parallel,
                      std::function<void()> done) {
     job_.emplace();
+    job_->id = ++job_ids_;
     job_->queue.assign(keys.begin(), keys.end());
     job_->parallel = parallel;
     job_->done = std::move(done);
     advance_job();
   }
 
-  /// Asks one child to stop; false if it is not running.
-  bool ask_stop(uint64_t key) {
+  /// Asks one child to stop; false if it is not running. With `own_timer`
+  /// false the caller arms one timer for a whole group instead.
+  bool ask_stop(uint64_t key, bool own_timer = true) {
     auto i = children_.find(key);
     if (i == children_.end())
       return false;
@@ -453,8 +467,9 @@ private:
         break;
       case shutdown_policy::mode::timeout:
         send_exit(c.actor, caf::exit_reason::user_shutdown);
-        delayed_send(this, c.spec.shutdown.timeout, stop_timer_atom::value,
-                     c.key, c.generation);
+        if (own_timer)
+          delayed_send(this, c.spec.shutdown.timeout, stop_timer_atom::value,
+                       c.key, c.generation);
         break;
       case shutdown_policy::mode::infinity:
         send_exit(c.actor, caf::exit_reason::user_shutdown);
@@ -475,6 +490,21 @@ private:
     send_exit(i->second.actor, caf::exit_reason::kill);
   }
 
+  void on_job_timer(uint64_t id) {
+    if (!job_ || job_->id != id)
+      return;
+    for (auto k : job_->waiting) {
+      auto i = children_.find(k);
+      if (i != children_.end() && i->second.actor) {
+        log::write(log::level::warn, source_, "shutdown_timeout",
+                   {log::kv("child", i->second.spec.id),
+                    log::kv("timeout",
+                            format_duration(i->second.spec.shutdown.timeout))});
+        send_exit(i->second.actor, caf::exit_reason::kill);
+      }
+    }
+  }
+
   void stop_progress(uint64_t key) {
     if (job_ && job_->waiting.erase(key) > 0)
       advance_job();
@@ -483,10 +513,16 @@ private:
   void advance_job() {
     while (job_) {
       if (job_->parallel) {
+        // Dynamic children share one template, hence one shutdown policy:
+        // one timer for the whole group keeps stopping N children O(N).
         for (auto k : job_->queue)
-          if (ask_stop(k))
+          if (ask_stop(k, false))
             job_->waiting.insert(k);
         job_->queue.clear();
+        const auto& policy = spec_.children.front().shutdown;
+        if (!job_->waiting.empty()
+            && policy.how == shutdown_policy::mode::timeout)
+          delayed_send(this, policy.timeout, job_timer_atom::value, job_->id);
       } else {
         while (!job_->queue.empty() && job_->waiting.empty()) {
           auto k = job_->queue.front();
@@ -742,6 +778,7 @@ private:
   std::unordered_map<std::string, uint64_t> by_id_;
   std::unordered_map<caf::actor_addr, uint64_t> by_actor_;
   uint64_t next_key_ = 1;
+  uint64_t job_ids_ = 0;
   std::deque<time_point> restart_times_;
   std::optional<stop_job> job_;
   std::deque<std::function<void()>> deferred_;
@@ -862,6 +899,7 @@ caf::behavior supervisor_impl::make_behavior() {
       on_stop_timer(key, generation);
     },
     [this](deadline_atom) { on_deadline(); },
+    [this](job_timer_atom, uint64_t id) { on_job_timer(id); },
   };
 }
 

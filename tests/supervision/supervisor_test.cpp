@@ -412,6 +412,36 @@ BOOST_AUTO_TEST_CASE(ten_thousand_dynamic_children_start_and_stop) {
   BOOST_TEST(sys.registry().running() < baseline);
 }
 
+BOOST_AUTO_TEST_CASE(dynamic_children_that_ignore_shutdown_are_killed_after_the_timeout) {
+  sv::supervisor_spec spec;
+  spec.name = "stubborn-conns";
+  spec.flags.how = sv::strategy::simple_one_for_one;
+  auto tmpl = sv::worker("s", [](caf::actor_system& sys, const caf::message&)
+                                -> caf::expected<caf::actor> {
+    return sys.spawn(stubborn_worker);
+  }, sv::restart_type::temporary);
+  tmpl.shutdown = sv::shutdown_policy::after(100ms);
+  spec.children.push_back(tmpl);
+  auto sup = spawn(spec);
+  std::vector<caf::actor> kids;
+  for (int i = 0; i < 20; ++i)
+    self->request(sup, patience, start_child_atom::value, caf::make_message(i))
+      .receive([&](caf::actor& x) { kids.push_back(x); },
+               [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+  for (auto& k : kids)
+    self->monitor(k);
+  auto t0 = std::chrono::steady_clock::now();
+  shutdown(sup, 10s);
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 100ms));
+  int killed = 0;
+  for (size_t i = 0; i < kids.size(); ++i)
+    self->receive([&](caf::down_msg& msg) {
+      if (msg.reason == caf::exit_reason::kill)
+        ++killed;
+    }, caf::after(patience) >> [] { BOOST_FAIL("a child outlived its supervisor"); });
+  BOOST_TEST(killed == 20);
+}
+
 BOOST_AUTO_TEST_CASE(dynamic_children_are_stopped_by_actor_and_restarted_with_their_args) {
   sv::supervisor_spec spec;
   spec.name = "dyn";

@@ -12,6 +12,7 @@
 
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/transports/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/detail/socket_ops.hpp"
 
@@ -71,6 +72,7 @@ public:
   caf::behavior make_behavior() override;
 
   void on_exit() override {
+    detail::close_mailbox_on_exit(*this);
     close_socket();
     pending_in_.clear();
     write_queue_.clear();
@@ -474,14 +476,20 @@ private:
     log::debug("tcp_connection:" + where_, "connect_retry",
                {log::kv("attempt", attempts_), log::kv("delay", delay),
                 log::kv("reason", err)});
-    delayed_send(this, delay, retry_atom::value);
+    delayed_anon_send(self_handle(), delay, retry_atom::value);
   }
 
   // -- timeouts ---------------------------------------------------------------
 
+  /// Timer messages carry no sender: a broker's pending timer must not hold
+  /// a reference to the broker from inside its own mailbox.
+  caf::actor self_handle() {
+    return caf::actor_cast<caf::actor>(this);
+  }
+
   void arm(timer_kind kind, caf::timespan after) {
-    delayed_send(this, after, timer_atom::value, static_cast<uint8_t>(kind),
-                 timer_generation_);
+    delayed_anon_send(self_handle(), after, timer_atom::value,
+                      static_cast<uint8_t>(kind), timer_generation_);
   }
 
   void arm_configured_timeouts() {

@@ -9,6 +9,7 @@
 
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/transports/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 
 namespace ghostnet::transports {
@@ -41,6 +42,7 @@ public:
   }
 
   void on_exit() override {
+    detail::close_mailbox_on_exit(*this);
     stop_accepting();
   }
 

@@ -1,0 +1,185 @@
+// pool-demo: twenty clients hammer an echo backend through a pool of eight
+// connections while the backend is stopped and restarted every two seconds.
+// Prints the pool's figures whenever they change, until Ctrl-C (or
+// --duration=SECONDS). Read it next to docs/pool.md.
+//
+//   root (the node's)
+//   ├── echo     tcp_service: the backend, stopped and restarted in turn
+//   └── pool     pool_child: max 8 connections, breaker 3 failures / 500 ms
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <unistd.h>
+
+#include "ghostnet/actors/error.hpp"
+#include "ghostnet/pool/pool.hpp"
+#include "ghostnet/supervision/node.hpp"
+#include "ghostnet/transports/tcp_service.hpp"
+
+using namespace std::chrono_literals;
+using namespace ghostnet;
+namespace pl = ghostnet::pool;
+namespace tp = ghostnet::transports;
+
+using go_atom = caf::atom_constant<caf::atom("go")>;
+
+namespace {
+
+struct tally {
+  std::atomic<uint64_t> ok{0};
+  std::atomic<uint64_t> failed{0};
+};
+
+/// Acquire, send "ping", await the echo, release; again. An attempt that
+/// fails (no lease, a send error, the backend gone mid-lease) is counted and
+/// retried 100 ms later. `gen` tells the current attempt from stale replies.
+caf::behavior client(caf::event_based_actor* self, pl::pool_actor pool,
+                     std::shared_ptr<tally> t) {
+  auto lease = std::make_shared<pl::lease>();
+  auto gen = std::make_shared<uint64_t>(0);
+  auto fail = [=](uint64_t g, bool release) {
+    if (g != *gen)
+      return; // this attempt already ended
+    ++*gen;
+    ++t->failed;
+    if (release) // the connection's state is unknown: not healthy
+      self->request(pool, 2s, release_atom::value, lease->id, false)
+        .then([](caf::ok_atom) {}, [](caf::error&) {});
+    self->delayed_send(self, 100ms, go_atom::value);
+  };
+  self->send(self, go_atom::value);
+  return {
+    [=](go_atom) {
+      auto g = *gen;
+      self->request(pool, 2s, acquire_atom::value)
+        .then(
+          [=](pl::lease& l) {
+            *lease = l;
+            self->request(l.connection, 1s, send_atom::value,
+                          std::vector<char>{'p', 'i', 'n', 'g'})
+              .then([](caf::ok_atom) {}, [=](caf::error&) { fail(g, true); });
+          },
+          [=](caf::error&) { fail(g, false); });
+    },
+    [=](received_atom, tp::connection_actor&, std::vector<char>&) {
+      auto g = ++*gen;
+      ++t->ok;
+      self->request(pool, 2s, release_atom::value, lease->id, true)
+        .then([=](caf::ok_atom) { self->send(self, go_atom::value); },
+              [=](caf::error&) { fail(g, false); });
+    },
+    [=](closed_atom, tp::connection_actor&, caf::error&) { fail(*gen, true); },
+  };
+}
+
+void print(double t, const pl::pool_stats& s, const tally& n) {
+  const auto& ep = s.endpoints.at(0);
+  std::printf("t=%5.1fs size=%llu idle=%llu in_use=%llu waiters=%llu "
+              "created=%llu closed=%llu failed_connects=%llu timeouts=%llu "
+              "unreachable=%llu breaker=%s ok=%llu errors=%llu\n",
+              t, (unsigned long long) s.size, (unsigned long long) s.idle,
+              (unsigned long long) s.in_use, (unsigned long long) s.waiters,
+              (unsigned long long) s.created, (unsigned long long) s.closed,
+              (unsigned long long) s.failed_connects,
+              (unsigned long long) s.timeouts,
+              (unsigned long long) s.unreachable, to_string(ep.breaker),
+              (unsigned long long) n.ok.load(),
+              (unsigned long long) n.failed.load());
+  std::fflush(stdout);
+}
+
+} // namespace
+
+int main(int argc, char** argv, char** envp) {
+  node_options_parser parser;
+  if (auto err = parser.declare("duration", "0", "seconds to run, 0 = until "
+                                "SIGINT/SIGTERM", setting_type::uint64))
+    return std::fprintf(stderr, "%s\n", describe(err).c_str()), 2;
+  (void) parser.set_default("log-level", "error");
+  auto opts = parser.parse(argc, argv, envp);
+  if (!opts)
+    return std::fprintf(stderr, "%s\n", describe(opts.error()).c_str()), 2;
+  if (opts->help_requested)
+    return std::printf("%s", parser.help_text(argv[0]).c_str()), 0;
+  node n{*opts};
+  tp::tcp_service_options echo;
+  echo.name = "echo";
+  echo.handler = tp::echo_handler();
+  echo.listener.connection.framing.kind = tp::framing_kind::length_prefixed;
+  echo.listener.connection.timeouts.drain = 200ms;
+  auto bound = std::make_shared<std::promise<tp::endpoint>>();
+  auto bound_fut = bound->get_future();
+  echo.on_bound = [bound](const tp::endpoint& ep) { bound->set_value(ep); };
+  if (auto err = n.start({tp::tcp_service(echo).value()}))
+    return std::fprintf(stderr, "start failed: %s\n", describe(err).c_str()), 1;
+  pl::pool_options popts;
+  popts.name = "pool";
+  popts.endpoints = {bound_fut.get()};
+  popts.max_connections = 8;
+  popts.max_idle = 8;
+  popts.min_idle = 2;
+  popts.acquire_timeout = 2s;
+  popts.connect_timeout = 1s;
+  popts.breaker = pl::breaker_options{3, 500ms};
+  popts.connection.framing.kind = tp::framing_kind::length_prefixed;
+  popts.connection.timeouts.drain = 200ms;
+  caf::scoped_actor self{n.system()};
+  pl::pool_actor pool;
+  self->request(n.root(), 5s, start_child_atom::value, pl::pool_child(popts).value())
+    .receive([&](caf::actor& a) { pool = caf::actor_cast<pl::pool_actor>(a); },
+             [&](caf::error& err) { std::fprintf(stderr, "%s\n", describe(err).c_str()); });
+  if (!pool)
+    return 1;
+  auto t = std::make_shared<tally>();
+  std::vector<caf::actor> clients;
+  for (int i = 0; i < 20; ++i)
+    clients.push_back(n.system().spawn(client, pool, t));
+  // The operator: every 2 s stop or restart the backend (through the root
+  // supervisor, which keeps its port), and print the pool's figures.
+  std::atomic<bool> done{false};
+  std::thread demo{[&, seconds = *opts->get_uint64("duration")] {
+    caf::scoped_actor op{n.system()};
+    auto t0 = std::chrono::steady_clock::now();
+    std::string last;
+    for (int tick = 1; !done; ++tick) {
+      std::this_thread::sleep_for(250ms);
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (tick % 8 == 0) {
+        bool stop = (tick / 8) % 2 == 1;
+        std::printf("--- backend %s\n", stop ? "stopped" : "restarted");
+        if (stop)
+          op->request(n.root(), 5s, terminate_child_atom::value, std::string{"echo"})
+            .receive([](caf::ok_atom) {}, [](caf::error&) {});
+        else
+          op->request(n.root(), 5s, restart_child_atom::value, std::string{"echo"})
+            .receive([](caf::actor&) {}, [](caf::error&) {});
+      }
+      op->request(pool, 1s, stats_atom::value).receive(
+        [&](pl::pool_stats& s) {
+          auto now = std::to_string(s.size) + "/" + std::to_string(s.in_use) + "/"
+                     + std::to_string(s.failed_connects) + to_string(s.endpoints[0].breaker);
+          if (now != last || tick % 4 == 0)
+            print(secs, s, *t);
+          last = now;
+        },
+        [](caf::error&) {});
+      if (seconds > 0 && secs >= static_cast<double>(seconds)) {
+        ::kill(::getpid(), SIGTERM); // the node stops the tree in order
+        break;
+      }
+    }
+  }};
+  int rc = n.run();
+  done = true;
+  demo.join();
+  for (auto& c : clients)
+    caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  std::printf("done: ok=%llu errors=%llu\n", (unsigned long long) t->ok.load(),
+              (unsigned long long) t->failed.load());
+  return rc;
+}
