@@ -69,6 +69,9 @@ caf::expected<socket_handle> open_tcp_listener(const listener_options& opts) {
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0)
       return make_os_error(errno, "setsockopt IPV6_V6ONLY", where);
   }
+  // Accepted sockets inherit these (Linux): set once here, not per accept.
+  if (auto err = apply_socket_options(fd, opts.connection.socket, where))
+    return err;
   if (::bind(fd, addr->get(), addr->length) != 0)
     return make_os_error(errno, "bind", where);
   if (::listen(fd, opts.backlog) != 0)

@@ -58,10 +58,12 @@ class connection_broker final : public caf::io::broker,
 public:
   connection_broker(caf::actor_config& cfg, socket_handle sock,
                     connection_options opts, handler_factory make_handler,
-                    std::optional<connect_options> connect)
+                    std::optional<connect_options> connect,
+                    bool options_inherited)
     : caf::io::broker(cfg), sock_(std::move(sock)), opts_(std::move(opts)),
       make_handler_(std::move(make_handler)), connect_(std::move(connect)),
-      framer_(make_framer(opts_.framing)) {
+      framer_(make_framer(opts_.framing)),
+      options_inherited_(options_inherited) {
     // nop
   }
 
@@ -84,10 +86,10 @@ private:
 
   caf::error send(byte_view payload) override {
     if (info_.state != connection_state::connected)
-      return make_error(errc::transport_closed, "send", where_);
+      return make_error(errc::transport_closed, "send", where());
     if (queued_bytes() >= hard_limit()) {
       notify_writable_ = true;
-      return make_error(errc::backpressure, "send", where_, 0,
+      return make_error(errc::backpressure, "send", where(), 0,
                         std::to_string(queued_bytes())
                           + " bytes wait to be sent");
     }
@@ -114,6 +116,8 @@ private:
   }
 
   const connection_info& info() const noexcept override {
+    // Addresses are looked up on first use (see where()).
+    const_cast<connection_broker*>(this)->fill_endpoints();
     return info_;
   }
 
@@ -136,6 +140,25 @@ private:
 
   int fd() const noexcept {
     return watcher_ ? watcher_->fd() : -1;
+  }
+
+  /// The peer as "host:port", looked up on first use: most connections
+  /// never need it, and it costs a system call.
+  const std::string& where() {
+    if (where_.empty() && fd() >= 0) {
+      info_.remote = remote_endpoint_of(fd());
+      where_ = info_.remote.to_string();
+    }
+    return where_;
+  }
+
+  /// Fills the addresses of info_ (lazily, like where()).
+  void fill_endpoints() {
+    if (fd() < 0)
+      return;
+    if (info_.local.port == 0)
+      info_.local = local_endpoint_of(fd());
+    where();
   }
 
   caf::io::network::default_multiplexer& mpx() {
@@ -178,11 +201,11 @@ private:
       dispatch_ready(op);
     } catch (const std::exception& ex) {
       in_callback_ = false;
-      finish(make_error(errc::protocol_error, "handle data", where_, 0,
+      finish(make_error(errc::protocol_error, "handle data", where(), 0,
                         std::string{"handler threw: "} + ex.what()));
     } catch (...) {
       in_callback_ = false;
-      finish(make_error(errc::protocol_error, "handle data", where_, 0,
+      finish(make_error(errc::protocol_error, "handle data", where(), 0,
                         "handler threw"));
     }
   }
@@ -208,10 +231,10 @@ private:
     auto err = detail::pending_socket_error(fd());
     if (info_.state == connection_state::connecting) {
       connect_failed(make_os_error(err != 0 ? err : ECONNREFUSED, "connect",
-                                   where_));
+                                   where()));
       return;
     }
-    finish(make_os_error(err != 0 ? err : ECONNRESET, "read", where_));
+    finish(make_os_error(err != 0 ? err : ECONNRESET, "read", where()));
   }
 
   void on_readable() {
@@ -220,7 +243,7 @@ private:
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return;
-      finish(make_os_error(errno, "read", where_));
+      finish(make_os_error(errno, "read", where()));
       return;
     }
     if (n == 0) {
@@ -259,7 +282,7 @@ private:
     in_callback_ = false;
     if (!used) {
       auto ctx = context_of(used.error());
-      finish(make_error(errc::protocol_error, ctx.operation, where_, 0,
+      finish(make_error(errc::protocol_error, ctx.operation, where(), 0,
                         ctx.detail));
     }
   }
@@ -273,7 +296,7 @@ private:
       auto n = ::send(fd(), out_buf_.data(), out_buf_.size(),
                       MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        finish(make_os_error(errno, "write", where_));
+        finish(make_os_error(errno, "write", where()));
         return;
       }
       auto sent = n > 0 ? static_cast<size_t>(n) : 0;
@@ -306,7 +329,7 @@ private:
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
           return;
-        finish(make_os_error(errno, "write", where_));
+        finish(make_os_error(errno, "write", where()));
         return;
       }
       write_offset_ += static_cast<size_t>(n);
@@ -356,7 +379,7 @@ private:
     if (done_ || info_.state == connection_state::draining)
       return;
     if (info_.state == connection_state::connecting) {
-      finish(make_error(errc::transport_closed, "connect", where_, 0,
+      finish(make_error(errc::transport_closed, "connect", where(), 0,
                         "closed before the connection was established"));
       return;
     }
@@ -389,13 +412,13 @@ private:
     done_ = true;
     info_.state = connection_state::closed;
     if (reason)
-      log::debug("tcp_connection:" + where_, "connection_failed",
+      log::debug("tcp_connection:" + where(), "connection_failed",
                  {log::kv("reason", reason)});
     if (handler_)
       handler_->on_close(reason);
     for (auto& rp : connect_promises_)
       rp.deliver(reason ? reason
-                        : make_error(errc::transport_closed, "connect", where_));
+                        : make_error(errc::transport_closed, "connect", where()));
     connect_promises_.clear();
     for (auto& rp : close_promises_)
       rp.deliver(caf::ok_atom::value);
@@ -412,13 +435,16 @@ private:
 
   void start_connected() {
     info_.state = connection_state::connected;
-    info_.local = local_endpoint_of(fd());
-    info_.remote = remote_endpoint_of(fd());
-    where_ = info_.remote.to_string();
-    if (auto err = apply_socket_options(fd(), opts_.socket, where_)) {
-      finish(std::move(err));
-      return;
-    }
+    // Accepted sockets inherit their options from the listening socket
+    // (Linux), so that accepting costs no setsockopt per connection.
+    // CAF's event_handler base turns TCP_NODELAY on for every socket it
+    // sees, so an inherited "off" must be restored.
+    auto needed = !options_inherited_ || !opts_.socket.nodelay;
+    if (needed)
+      if (auto err = apply_socket_options(fd(), opts_.socket, where())) {
+        finish(std::move(err));
+        return;
+      }
     last_activity_ = last_read_ = last_write_ = clock().now();
     arm_configured_timeouts();
     watcher_->want_read(true);
@@ -452,7 +478,7 @@ private:
     auto err = detail::pending_socket_error(fd());
     watcher_->want_write(false);
     if (err != 0) {
-      connect_failed(make_os_error(err, "connect", where_));
+      connect_failed(make_os_error(err, "connect", where()));
       return;
     }
     start_connected();
@@ -473,7 +499,7 @@ private:
     delay = std::min(delay, connect_->backoff_max);
     std::uniform_real_distribution<double> jitter{0.0, connect_->backoff_jitter};
     delay += std::chrono::duration_cast<caf::timespan>(delay * jitter(rng_));
-    log::debug("tcp_connection:" + where_, "connect_retry",
+    log::debug("tcp_connection:" + where(), "connect_retry",
                {log::kv("attempt", attempts_), log::kv("delay", delay),
                 log::kv("reason", err)});
     delayed_anon_send(self_handle(), delay, retry_atom::value);
@@ -543,7 +569,7 @@ private:
         break;
       case timer_kind::connect:
         if (info_.state == connection_state::connecting)
-          connect_failed(make_error(errc::timeout, "connect", where_, 0,
+          connect_failed(make_error(errc::timeout, "connect", where(), 0,
                                     "no answer within the connect timeout"));
         break;
     }
@@ -558,7 +584,7 @@ private:
       finish(caf::none);
       return;
     }
-    finish(make_error(errc::timeout, operation_of(kind), where_, 0,
+    finish(make_error(errc::timeout, operation_of(kind), where(), 0,
                       "no progress for " + std::to_string(ms) + "ms"));
   }
 
@@ -572,7 +598,7 @@ private:
   std::unique_ptr<connection_handler> handler_;
   detail::fd_watcher_ptr watcher_;
   connection_info info_;
-  std::string where_;
+  std::string where_; ///< the peer, for logs and errors (lazy)
   std::vector<char> pending_in_;  ///< an incomplete frame
   std::vector<char> out_buf_;     ///< frames produced in this turn
   std::vector<char> write_queue_; ///< what the kernel did not take yet
@@ -584,6 +610,7 @@ private:
   bool peer_closed_ = false;
   bool shut_down_ = false;
   bool done_ = false;
+  bool options_inherited_ = false; ///< accepted: options came with accept
   uint32_t attempts_ = 0;
   uint64_t timer_generation_ = 0;
   caf::actor_clock::time_point last_activity_;
@@ -635,10 +662,11 @@ caf::behavior connection_broker::make_behavior() {
       return rp;
     },
     [this](abort_atom) {
-      abort(make_error(errc::transport_closed, "abort", where_, 0,
+      abort(make_error(errc::transport_closed, "abort", where(), 0,
                        "aborted on request"));
     },
     [this](info_atom) {
+      fill_endpoints();
       auto result = info_;
       result.pending_out = queued_bytes();
       return result;
@@ -674,9 +702,12 @@ caf::io::middleman* middleman_of(caf::actor_system& sys) {
 
 } // namespace
 
+namespace {
+
 caf::expected<connection_actor>
-spawn_connection(caf::actor_system& sys, socket_handle sock,
-                 const connection_options& opts, handler_factory make_handler) {
+spawn_adopted(caf::actor_system& sys, socket_handle sock,
+              const connection_options& opts, handler_factory make_handler,
+              bool options_inherited) {
   if (auto err = validate(opts))
     return err;
   if (!sock)
@@ -689,9 +720,30 @@ spawn_connection(caf::actor_system& sys, socket_handle sock,
   caf::actor_config cfg{&mm->backend()};
   auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
     cfg, std::move(sock), opts, std::move(make_handler),
-    std::optional<connect_options>{});
+    std::optional<connect_options>{}, options_inherited);
   return caf::actor_cast<connection_actor>(hdl);
 }
+
+} // namespace
+
+caf::expected<connection_actor>
+spawn_connection(caf::actor_system& sys, socket_handle sock,
+                 const connection_options& opts, handler_factory make_handler) {
+  return spawn_adopted(sys, std::move(sock), opts, std::move(make_handler),
+                       false);
+}
+
+namespace detail {
+
+caf::expected<connection_actor>
+spawn_accepted_connection(caf::actor_system& sys, socket_handle sock,
+                          const connection_options& opts,
+                          handler_factory make_handler) {
+  return spawn_adopted(sys, std::move(sock), opts, std::move(make_handler),
+                       true);
+}
+
+} // namespace detail
 
 caf::expected<connection_actor> connect(caf::actor_system& sys,
                                         const connect_options& opts,
@@ -706,7 +758,7 @@ caf::expected<connection_actor> connect(caf::actor_system& sys,
   caf::actor_config cfg{&mm->backend()};
   auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
     cfg, socket_handle{}, opts.connection, std::move(make_handler),
-    std::optional<connect_options>{opts});
+    std::optional<connect_options>{opts}, false);
   return caf::actor_cast<connection_actor>(hdl);
 }
 

@@ -34,7 +34,7 @@ sv::child_spec connections_child(const tcp_service_options& opts,
       return make_error(errc::invalid_state, "start connection", "", 0,
                         "expected a socket_handle");
     auto sock = args.get_as<socket_handle>(0);
-    auto conn = spawn_connection(sys, sock, copts, handler);
+    auto conn = detail::spawn_accepted_connection(sys, sock, copts, handler);
     if (!conn)
       return std::move(conn.error());
     return caf::actor_cast<caf::actor>(*conn);

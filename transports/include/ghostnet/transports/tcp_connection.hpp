@@ -28,4 +28,15 @@ spawn_connection(caf::actor_system& sys, socket_handle sock,
 connect(caf::actor_system& sys, const connect_options& opts,
         handler_factory make_handler);
 
+namespace detail {
+
+/// As spawn_connection, for a socket accepted from a listening socket that
+/// carries the socket options already (Linux copies them on accept).
+[[nodiscard]] caf::expected<connection_actor>
+spawn_accepted_connection(caf::actor_system& sys, socket_handle sock,
+                          const connection_options& opts,
+                          handler_factory make_handler);
+
+} // namespace detail
+
 } // namespace ghostnet::transports
