@@ -411,7 +411,9 @@ private:
     ev.kind = event_kind::gave_up;
     ev.supervisor = spec_.name;
     ev.child = c.spec.id;
+    ev.actor = c.actor.address();
     ev.reason = err;
+    ev.restarts = c.restarts;
     emit(std::move(ev));
     terminate_self(err);
   }
@@ -874,8 +876,9 @@ caf::behavior supervisor_impl::make_behavior() {
     [this](which_children_atom) { return which_children(); },
     [this](count_children_atom) { return count_children(); },
     [this](subscribe_atom, caf::actor& who) {
-      if (!who)
-        return;
+      if (!who || std::find(subscribers_.begin(), subscribers_.end(), who)
+                    != subscribers_.end())
+        return; // subscribing twice still delivers each event once
       monitor(who);
       subscribers_.push_back(std::move(who));
     },

@@ -160,6 +160,7 @@ BOOST_AUTO_TEST_CASE(exceeding_restart_intensity_stops_children_and_exits_typed)
   }
   auto gave_up = expect(sv::event_kind::gave_up, "crasher");
   BOOST_TEST(is(gave_up.reason, errc::restart_intensity_exceeded));
+  BOOST_TEST(gave_up.restarts == 2u);
   caf::error sup_reason;
   bool bystander_down = false;
   for (int i = 0; i < 2; ++i)
@@ -633,6 +634,40 @@ BOOST_AUTO_TEST_CASE(a_linked_parent_exit_stops_the_tree_in_order) {
   std::lock_guard<std::mutex> guard{order.mtx};
   BOOST_TEST(order.stopped == (std::vector<std::string>{"two", "one"}),
              boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_subscriber_gets_each_event_once_until_it_unsubscribes) {
+  sv::supervisor_spec spec;
+  spec.name = "events";
+  spec.children.push_back(sv::worker("w", start_test_worker()));
+  spec.flags.intensity = 5;
+  auto sup = sv::spawn_supervisor(sys, spec);
+  BOOST_REQUIRE(sup);
+  self->send(*sup, subscribe_atom::value, caf::actor{self});
+  self->send(*sup, subscribe_atom::value, caf::actor{self});
+  auto w = child(*sup, "w").actor; // answered after both subscriptions
+  self->send(w, die_atom::value, make_error(errc::io_error));
+  int exited = 0;
+  int restarted = 0;
+  for (;;) {
+    bool more = true;
+    self->receive([&](sv::supervisor_event& ev) {
+      exited += ev.kind == sv::event_kind::child_exited;
+      restarted += ev.kind == sv::event_kind::child_restarted;
+    }, caf::after(std::chrono::milliseconds(300)) >> [&] { more = false; });
+    if (!more)
+      break;
+  }
+  BOOST_TEST(exited == 1);
+  BOOST_TEST(restarted == 1);
+  self->send(*sup, unsubscribe_atom::value, caf::actor{self});
+  self->send(child(*sup, "w").actor, die_atom::value, make_error(errc::io_error));
+  BOOST_TEST(counts(*sup).active == 1u); // settled (restart happened)
+  bool got_any = false;
+  self->receive([&](sv::supervisor_event&) { got_any = true; },
+                caf::after(std::chrono::milliseconds(300)) >> [] {});
+  BOOST_TEST(!got_any);
+  shutdown(*sup);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -47,7 +47,10 @@ struct shutdown_policy {
 struct backoff_policy {
   caf::timespan min{0};                        ///< first delay; 0 = no backoff
   caf::timespan max = std::chrono::seconds(30); ///< delays double up to this
-  double random_factor = 0.2;                   ///< adds up to 20 % jitter
+  /// Adds up to this fraction of the (capped) delay as jitter, so a delay
+  /// may exceed `max` by that much: children that fail together do not
+  /// all come back at the same instant.
+  double random_factor = 0.2;
   /// A child that ran at least this long before failing starts over at `min`.
   caf::timespan reset_after = std::chrono::seconds(10);
 };

@@ -39,7 +39,8 @@ using supervisor_actor = caf::typed_actor<
   caf::reacts_to<subscribe_atom, caf::actor>,
   caf::reacts_to<unsubscribe_atom, caf::actor>,
   // Stops all children in reverse order, then the supervisor itself. Children
-  // still running at the deadline are killed. Replies ok when done.
+  // still running at the deadline are killed; a deadline <= 0 means none
+  // (each child's own shutdown policy still applies). Replies ok when done.
   caf::replies_to<shutdown_atom, caf::timespan>::with<caf::ok_atom>>;
 
 } // namespace ghostnet::supervision
