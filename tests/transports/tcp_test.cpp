@@ -150,6 +150,30 @@ BOOST_AUTO_TEST_CASE(a_peer_reset_mid_stream_ends_only_its_connection) {
   stop(svc.root);
 }
 
+BOOST_AUTO_TEST_CASE(a_reset_is_reported_with_the_peer_it_came_from) {
+  auto opts = echo_service();
+  opts.handler = tp::actor_handler(caf::actor{self});
+  auto svc = start_service(opts);
+  std::string peer;
+  {
+    client rude{svc.bound};
+    BOOST_REQUIRE(rude.send_all("x"));
+    self->receive([](tp::opened_atom, tp::connection_actor&, tp::connection_info&) {},
+                  caf::after(patience) >> [] { BOOST_FAIL("no opened"); });
+    self->receive([](received_atom, tp::connection_actor&, std::vector<char>&) {},
+                  caf::after(patience) >> [] { BOOST_FAIL("no frame"); });
+    peer = tp::local_endpoint_of(rude.fd()).to_string();
+    rude.reset();
+  }
+  caf::error reason;
+  self->receive([&](closed_atom, tp::connection_actor&, caf::error& err) { reason = err; },
+                caf::after(patience) >> [] { BOOST_FAIL("no closed message"); });
+  BOOST_TEST(is(reason, errc::connection_reset), describe(reason));
+  BOOST_TEST(context_of(reason).endpoint == peer);
+  BOOST_TEST(context_of(reason).os_errno == ECONNRESET);
+  stop(svc.root);
+}
+
 BOOST_AUTO_TEST_CASE(connecting_to_a_closed_port_is_connection_refused) {
   // Find a port nobody listens on: bind one, close it.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

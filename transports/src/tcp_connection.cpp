@@ -59,11 +59,15 @@ public:
   connection_broker(caf::actor_config& cfg, socket_handle sock,
                     connection_options opts, handler_factory make_handler,
                     std::optional<connect_options> connect,
-                    bool options_inherited)
+                    bool options_inherited, std::optional<endpoint> peer)
     : caf::io::broker(cfg), sock_(std::move(sock)), opts_(std::move(opts)),
       make_handler_(std::move(make_handler)), connect_(std::move(connect)),
       framer_(make_framer(opts_.framing)),
       options_inherited_(options_inherited) {
+    if (peer) {
+      info_.remote = std::move(*peer);
+      where_ = info_.remote.to_string();
+    }
     // nop
   }
 
@@ -706,8 +710,8 @@ namespace {
 
 caf::expected<connection_actor>
 spawn_adopted(caf::actor_system& sys, socket_handle sock,
-              const connection_options& opts, handler_factory make_handler,
-              bool options_inherited) {
+              std::optional<endpoint> peer, const connection_options& opts,
+              handler_factory make_handler, bool options_inherited) {
   if (auto err = validate(opts))
     return err;
   if (!sock)
@@ -720,7 +724,7 @@ spawn_adopted(caf::actor_system& sys, socket_handle sock,
   caf::actor_config cfg{&mm->backend()};
   auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
     cfg, std::move(sock), opts, std::move(make_handler),
-    std::optional<connect_options>{}, options_inherited);
+    std::optional<connect_options>{}, options_inherited, std::move(peer));
   return caf::actor_cast<connection_actor>(hdl);
 }
 
@@ -729,18 +733,19 @@ spawn_adopted(caf::actor_system& sys, socket_handle sock,
 caf::expected<connection_actor>
 spawn_connection(caf::actor_system& sys, socket_handle sock,
                  const connection_options& opts, handler_factory make_handler) {
-  return spawn_adopted(sys, std::move(sock), opts, std::move(make_handler),
-                       false);
+  return spawn_adopted(sys, std::move(sock), std::nullopt, opts,
+                       std::move(make_handler), false);
 }
 
 namespace detail {
 
 caf::expected<connection_actor>
 spawn_accepted_connection(caf::actor_system& sys, socket_handle sock,
+                          const endpoint& peer,
                           const connection_options& opts,
                           handler_factory make_handler) {
-  return spawn_adopted(sys, std::move(sock), opts, std::move(make_handler),
-                       true);
+  return spawn_adopted(sys, std::move(sock), peer, opts,
+                       std::move(make_handler), true);
 }
 
 } // namespace detail
@@ -758,7 +763,7 @@ caf::expected<connection_actor> connect(caf::actor_system& sys,
   caf::actor_config cfg{&mm->backend()};
   auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
     cfg, socket_handle{}, opts.connection, std::move(make_handler),
-    std::optional<connect_options>{opts}, false);
+    std::optional<connect_options>{opts}, false, std::nullopt);
   return caf::actor_cast<connection_actor>(hdl);
 }
 

@@ -105,7 +105,9 @@ private:
     if (op != operation::read || !watcher_)
       return;
     for (size_t i = 0; i < opts_.max_accepts_per_event && watcher_; ++i) {
-      int fd = ::accept4(watcher_->fd(), nullptr, nullptr,
+      socket_address peer;
+      peer.length = sizeof(peer.storage);
+      int fd = ::accept4(watcher_->fd(), peer.get(), &peer.length,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         auto e = errno;
@@ -117,7 +119,9 @@ private:
         return;
       }
       backoff_ = opts_.accept_backoff_min;
-      on_accepted(socket_handle{fd});
+      // accept4 tells the peer for free: the connection never needs
+      // getpeername (which fails once the peer has reset).
+      on_accepted(socket_handle{fd}, to_endpoint(peer));
     }
   }
 
@@ -135,7 +139,7 @@ private:
     backoff_ = std::min(backoff_ * 2, opts_.accept_backoff_max);
   }
 
-  void on_accepted(socket_handle sock) {
+  void on_accepted(socket_handle sock, endpoint peer) {
     if (info_.active + starting_ >= opts_.max_connections) {
       ++info_.rejected;
       log::warn(source_, "connection_rejected",
@@ -148,7 +152,7 @@ private:
     ++info_.accepted;
     update_accepting();
     request(connections_, caf::infinite, start_child_atom::value,
-            caf::make_message(std::move(sock)))
+            caf::make_message(std::move(sock), std::move(peer)))
       .then(
         [this](caf::actor& conn) {
           --starting_;

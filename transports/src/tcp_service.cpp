@@ -30,11 +30,12 @@ sv::child_spec connections_child(const tcp_service_options& opts,
   conn.start = [copts = opts.listener.connection, handler = opts.handler](
                  caf::actor_system& sys,
                  const caf::message& args) -> caf::expected<caf::actor> {
-    if (!args.match_elements<socket_handle>())
+    if (!args.match_elements<socket_handle, endpoint>())
       return make_error(errc::invalid_state, "start connection", "", 0,
-                        "expected a socket_handle");
+                        "expected a socket_handle and the peer endpoint");
     auto sock = args.get_as<socket_handle>(0);
-    auto conn = detail::spawn_accepted_connection(sys, sock, copts, handler);
+    auto conn = detail::spawn_accepted_connection(
+      sys, sock, args.get_as<endpoint>(1), copts, handler);
     if (!conn)
       return std::move(conn.error());
     return caf::actor_cast<caf::actor>(*conn);

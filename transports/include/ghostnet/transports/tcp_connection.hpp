@@ -31,9 +31,11 @@ connect(caf::actor_system& sys, const connect_options& opts,
 namespace detail {
 
 /// As spawn_connection, for a socket accepted from a listening socket that
-/// carries the socket options already (Linux copies them on accept).
+/// carries the socket options already (Linux copies them on accept), from
+/// `peer` (as accept4 reported it).
 [[nodiscard]] caf::expected<connection_actor>
 spawn_accepted_connection(caf::actor_system& sys, socket_handle sock,
+                          const endpoint& peer,
                           const connection_options& opts,
                           handler_factory make_handler);
 
