@@ -156,6 +156,19 @@ private:
   bool connected_ = false;
 };
 
+/// A loopback port nobody listens on right now (bound once, then closed).
+inline uint16_t unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  socklen_t len = sizeof(sa);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
 inline void raise_fd_limit(rlim_t want) {
   rlimit lim;
   getrlimit(RLIMIT_NOFILE, &lim);

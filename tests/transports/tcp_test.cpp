@@ -175,17 +175,8 @@ BOOST_AUTO_TEST_CASE(a_reset_is_reported_with_the_peer_it_came_from) {
 }
 
 BOOST_AUTO_TEST_CASE(connecting_to_a_closed_port_is_connection_refused) {
-  // Find a port nobody listens on: bind one, close it.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-  socklen_t len = sizeof(sa);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
   tp::connect_options opts;
-  opts.remote = tp::endpoint{"127.0.0.1", ntohs(sa.sin_port)};
+  opts.remote = tp::endpoint{"127.0.0.1", unused_port()};
   opts.retries = 2;
   opts.backoff_min = 10ms;
   auto conn = tp::connect(sys, opts, tp::echo_handler());
@@ -394,15 +385,7 @@ BOOST_AUTO_TEST_CASE(netcat_talks_to_the_echo_service) {
 
 BOOST_AUTO_TEST_CASE(an_outbound_connection_talks_to_netcat_as_server) {
   // socat serves one connection, echoing what it gets, on a port we pick.
-  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(probe, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  socklen_t len = sizeof(sa);
-  getsockname(probe, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(probe);
-  auto port = ntohs(sa.sin_port);
+  auto port = unused_port();
   auto cmd = "timeout 10 socat TCP-LISTEN:" + std::to_string(port)
              + ",bind=127.0.0.1,reuseaddr EXEC:cat >/dev/null 2>&1 &";
   BOOST_REQUIRE(std::system(cmd.c_str()) == 0);
