@@ -4,7 +4,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <random>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -13,6 +12,7 @@
 #include <caf/send.hpp>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/log.hpp"
 
 namespace ghostnet::supervision {
@@ -60,8 +60,7 @@ class supervisor_impl : public caf::event_based_actor {
 public:
   supervisor_impl(caf::actor_config& cfg, supervisor_spec spec)
     : caf::event_based_actor(cfg), spec_(std::move(spec)),
-      source_("supervisor:" + spec_.name),
-      rng_(std::random_device{}()) {
+      source_("supervisor:" + spec_.name) {
     // nop
   }
 
@@ -330,15 +329,8 @@ private:
     const auto& b = c.spec.backoff;
     if (b.min <= caf::timespan{0} || c.consecutive_failures == 0)
       return caf::timespan{0};
-    auto delay = b.min;
-    for (uint32_t i = 1; i < c.consecutive_failures && delay < b.max; ++i)
-      delay *= 2;
-    delay = std::min(delay, b.max);
-    if (b.random_factor > 0) {
-      std::uniform_real_distribution<double> jitter{0.0, b.random_factor};
-      delay += std::chrono::duration_cast<caf::timespan>(delay * jitter(rng_));
-    }
-    return delay;
+    return ghostnet::backoff_delay(b.min, b.max, c.consecutive_failures,
+                                   b.random_factor);
   }
 
   void schedule_restart(child& c, std::vector<uint64_t> group) {
@@ -788,7 +780,6 @@ private:
   std::vector<caf::response_promise> shutdown_promises_;
   bool terminating_ = false;
   caf::error exit_reason_;
-  std::minstd_rand rng_;
 };
 
 caf::behavior supervisor_impl::make_behavior() {

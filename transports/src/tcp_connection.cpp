@@ -1,7 +1,6 @@
 #include "ghostnet/transports/tcp_connection.hpp"
 
 #include <cerrno>
-#include <random>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <caf/io/network/default_multiplexer.hpp>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
@@ -497,12 +497,8 @@ private:
       finish(std::move(err));
       return;
     }
-    auto delay = connect_->backoff_min;
-    for (uint32_t i = 1; i < attempts_ && delay < connect_->backoff_max; ++i)
-      delay *= 2;
-    delay = std::min(delay, connect_->backoff_max);
-    std::uniform_real_distribution<double> jitter{0.0, connect_->backoff_jitter};
-    delay += std::chrono::duration_cast<caf::timespan>(delay * jitter(rng_));
+    auto delay = backoff_delay(connect_->backoff_min, connect_->backoff_max,
+                               attempts_, connect_->backoff_jitter);
     log::debug("tcp_connection:" + where(), "connect_retry",
                {log::kv("attempt", attempts_), log::kv("delay", delay),
                 log::kv("reason", err)});
@@ -622,7 +618,6 @@ private:
   caf::actor_clock::time_point last_write_;
   std::vector<caf::response_promise> connect_promises_;
   std::vector<caf::response_promise> close_promises_;
-  std::minstd_rand rng_{std::random_device{}()};
 };
 
 caf::behavior connection_broker::make_behavior() {
