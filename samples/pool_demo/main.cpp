@@ -1,11 +1,7 @@
 // pool-demo: twenty clients hammer an echo backend through a pool of eight
-// connections while the backend is stopped and restarted every two seconds.
-// Prints the pool's figures whenever they change, until Ctrl-C (or
-// --duration=SECONDS). Read it next to docs/pool.md.
-//
-//   root (the node's)
-//   ├── echo     tcp_service: the backend, stopped and restarted in turn
-//   └── pool     pool_child: max 8 connections, breaker 3 failures / 500 ms
+// connections while the backend is stopped and restarted every two seconds
+// (both are children of the node's root supervisor). Prints the pool's
+// figures as they change, until Ctrl-C or --duration=SECONDS. See docs/pool.md.
 
 #include <atomic>
 #include <csignal>
@@ -31,8 +27,7 @@ using go_atom = caf::atom_constant<caf::atom("go")>;
 namespace {
 
 struct tally {
-  std::atomic<uint64_t> ok{0};
-  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> ok{0}, failed{0};
 };
 
 /// Acquire, send "ping", await the echo, release; again. An attempt that
@@ -73,23 +68,21 @@ caf::behavior client(caf::event_based_actor* self, pl::pool_actor pool,
         .then([=](caf::ok_atom) { self->send(self, go_atom::value); },
               [=](caf::error&) { fail(g, false); });
     },
-    [=](closed_atom, tp::connection_actor&, caf::error&) { fail(*gen, true); },
+    [=](closed_atom, tp::connection_actor& c, caf::error&) {
+      if (c == lease->connection) // the backend went away mid-lease
+        fail(*gen, true);
+    },
   };
 }
 
 void print(double t, const pl::pool_stats& s, const tally& n) {
-  const auto& ep = s.endpoints.at(0);
-  std::printf("t=%5.1fs size=%llu idle=%llu in_use=%llu waiters=%llu "
-              "created=%llu closed=%llu failed_connects=%llu timeouts=%llu "
-              "unreachable=%llu breaker=%s ok=%llu errors=%llu\n",
-              t, (unsigned long long) s.size, (unsigned long long) s.idle,
-              (unsigned long long) s.in_use, (unsigned long long) s.waiters,
-              (unsigned long long) s.created, (unsigned long long) s.closed,
-              (unsigned long long) s.failed_connects,
-              (unsigned long long) s.timeouts,
-              (unsigned long long) s.unreachable, to_string(ep.breaker),
-              (unsigned long long) n.ok.load(),
-              (unsigned long long) n.failed.load());
+  auto u = [](uint64_t x) { return static_cast<unsigned long long>(x); };
+  std::printf("t=%5.1fs size=%llu idle=%llu in_use=%llu waiters=%llu created=%llu "
+              "closed=%llu failed_connects=%llu unreachable=%llu breaker=%s "
+              "ok=%llu errors=%llu\n",
+              t, u(s.size), u(s.idle), u(s.in_use), u(s.waiters), u(s.created),
+              u(s.closed), u(s.failed_connects), u(s.unreachable),
+              to_string(s.endpoints.at(0).breaker), u(n.ok), u(n.failed));
   std::fflush(stdout);
 }
 
@@ -107,27 +100,26 @@ int main(int argc, char** argv, char** envp) {
   if (opts->help_requested)
     return std::printf("%s", parser.help_text(argv[0]).c_str()), 0;
   node n{*opts};
+  tp::connection_options framed; // both ends: length-prefixed, quick close
+  framed.framing.kind = tp::framing_kind::length_prefixed;
+  framed.timeouts.drain = 200ms;
   tp::tcp_service_options echo;
   echo.name = "echo";
   echo.handler = tp::echo_handler();
-  echo.listener.connection.framing.kind = tp::framing_kind::length_prefixed;
-  echo.listener.connection.timeouts.drain = 200ms;
-  auto bound = std::make_shared<std::promise<tp::endpoint>>();
-  auto bound_fut = bound->get_future();
-  echo.on_bound = [bound](const tp::endpoint& ep) { bound->set_value(ep); };
+  echo.listener.connection = framed;
+  std::promise<tp::endpoint> bound;
+  echo.on_bound = [&bound](const tp::endpoint& ep) { bound.set_value(ep); };
   if (auto err = n.start({tp::tcp_service(echo).value()}))
     return std::fprintf(stderr, "start failed: %s\n", describe(err).c_str()), 1;
   pl::pool_options popts;
   popts.name = "pool";
-  popts.endpoints = {bound_fut.get()};
-  popts.max_connections = 8;
-  popts.max_idle = 8;
+  popts.endpoints = {bound.get_future().get()};
+  popts.max_connections = popts.max_idle = 8;
   popts.min_idle = 2;
   popts.acquire_timeout = 2s;
   popts.connect_timeout = 1s;
   popts.breaker = pl::breaker_options{3, 500ms};
-  popts.connection.framing.kind = tp::framing_kind::length_prefixed;
-  popts.connection.timeouts.drain = 200ms;
+  popts.connection = framed;
   caf::scoped_actor self{n.system()};
   pl::pool_actor pool;
   self->request(n.root(), 5s, start_child_atom::value, pl::pool_child(popts).value())
@@ -136,11 +128,11 @@ int main(int argc, char** argv, char** envp) {
   if (!pool)
     return 1;
   auto t = std::make_shared<tally>();
-  std::vector<caf::actor> clients;
-  for (int i = 0; i < 20; ++i)
-    clients.push_back(n.system().spawn(client, pool, t));
+  std::vector<caf::actor> clients(20);
+  for (auto& c : clients)
+    c = n.system().spawn(client, pool, t);
   // The operator: every 2 s stop or restart the backend (through the root
-  // supervisor, which keeps its port), and print the pool's figures.
+  // supervisor; the service keeps its port) and print the pool's figures.
   std::atomic<bool> done{false};
   std::thread demo{[&, seconds = *opts->get_uint64("duration")] {
     caf::scoped_actor op{n.system()};
@@ -148,27 +140,24 @@ int main(int argc, char** argv, char** envp) {
     std::string last;
     for (int tick = 1; !done; ++tick) {
       std::this_thread::sleep_for(250ms);
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (tick % 8 == 0) {
-        bool stop = (tick / 8) % 2 == 1;
-        std::printf("--- backend %s\n", stop ? "stopped" : "restarted");
-        if (stop)
-          op->request(n.root(), 5s, terminate_child_atom::value, std::string{"echo"})
-            .receive([](caf::ok_atom) {}, [](caf::error&) {});
-        else
-          op->request(n.root(), 5s, restart_child_atom::value, std::string{"echo"})
-            .receive([](caf::actor&) {}, [](caf::error&) {});
-      }
+      std::chrono::duration<double> secs = std::chrono::steady_clock::now() - t0;
+      if (tick % 8 == 0 && (tick / 8) % 2 == 1)
+        op->request(n.root(), 5s, terminate_child_atom::value, std::string{"echo"})
+          .receive([](caf::ok_atom) { std::printf("--- backend stopped\n"); },
+                   [](caf::error&) {});
+      else if (tick % 8 == 0)
+        op->request(n.root(), 5s, restart_child_atom::value, std::string{"echo"})
+          .receive([](caf::actor&) { std::printf("--- backend restarted\n"); },
+                   [](caf::error&) {});
       op->request(pool, 1s, stats_atom::value).receive(
         [&](pl::pool_stats& s) {
-          auto now = std::to_string(s.size) + "/" + std::to_string(s.in_use) + "/"
-                     + std::to_string(s.failed_connects) + to_string(s.endpoints[0].breaker);
-          if (now != last || tick % 4 == 0)
-            print(secs, s, *t);
+          auto now = std::to_string(s.size) + to_string(s.endpoints[0].breaker);
+          if (now != last || tick % 4 == 0) // on change, and once a second
+            print(secs.count(), s, *t);
           last = now;
         },
         [](caf::error&) {});
-      if (seconds > 0 && secs >= static_cast<double>(seconds)) {
+      if (seconds > 0 && secs.count() >= static_cast<double>(seconds)) {
         ::kill(::getpid(), SIGTERM); // the node stops the tree in order
         break;
       }
@@ -179,7 +168,7 @@ int main(int argc, char** argv, char** envp) {
   demo.join();
   for (auto& c : clients)
     caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
-  std::printf("done: ok=%llu errors=%llu\n", (unsigned long long) t->ok.load(),
-              (unsigned long long) t->failed.load());
+  std::printf("done: ok=%llu errors=%llu\n", (unsigned long long) t->ok,
+              (unsigned long long) t->failed);
   return rc;
 }

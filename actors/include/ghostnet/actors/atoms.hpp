@@ -35,4 +35,8 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using send_to_atom = caf::atom_constant<caf::atom("sendto")>;
 using datagram_atom = caf::atom_constant<caf::atom("datagram")>;
 
+// -- pools --------------------------------------------------------------------
+using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
 } // namespace ghostnet
