@@ -231,6 +231,34 @@ BOOST_AUTO_TEST_CASE(backoff_delays_grow_exponentially_up_to_the_maximum) {
   shutdown(sup);
 }
 
+BOOST_AUTO_TEST_CASE(backoff_starts_over_after_a_stable_period) {
+  sv::supervisor_spec spec;
+  spec.name = "reset";
+  spec.flags.intensity = 20;
+  spec.flags.period = std::chrono::seconds(60);
+  auto w = sv::worker("flaky", start_test_worker());
+  w.backoff.min = 20ms;
+  w.backoff.max = 1s;
+  w.backoff.random_factor = 0.0;
+  w.backoff.reset_after = 200ms;
+  spec.children.push_back(w);
+  auto sup = spawn(spec);
+  expect(sv::event_kind::child_started, "flaky");
+  // Two quick failures: the delay doubles.
+  for (auto want : {caf::timespan{20ms}, caf::timespan{40ms}}) {
+    make_exit(*this, child(sup, "flaky").actor, exit_kind::error);
+    BOOST_TEST((expect(sv::event_kind::restart_scheduled, "flaky").delay == want));
+    expect(sv::event_kind::child_restarted, "flaky");
+  }
+  // Running longer than reset_after counts as recovered: back to min.
+  std::this_thread::sleep_for(250ms); // the stable period is time, on purpose
+  make_exit(*this, child(sup, "flaky").actor, exit_kind::error);
+  BOOST_TEST((expect(sv::event_kind::restart_scheduled, "flaky").delay
+              == caf::timespan{20ms}));
+  expect(sv::event_kind::child_restarted, "flaky");
+  shutdown(sup);
+}
+
 BOOST_AUTO_TEST_CASE(backoff_jitter_stays_within_the_random_factor) {
   sv::supervisor_spec spec;
   spec.name = "jitter";
