@@ -260,7 +260,7 @@ else
 fi
 GHOSTNET_CMD=${GHOSTNET_SERVER_CMD:-}
 if [[ -z $GHOSTNET_CMD && -x $BUILD_DIR/samples/ghostnet-node ]]; then
-  GHOSTNET_CMD="$(printf '%q' "$BUILD_DIR/samples/ghostnet-node") --host=127.0.0.1 --echo.port=0 --log-level=warn --ready-file={ready}"
+  GHOSTNET_CMD="$(printf '%q' "$BUILD_DIR/samples/ghostnet-node") --host=127.0.0.1 --echo.port=0 --scheduler-threads=1 --log-level=warn --ready-file={ready}"
 fi
 if [[ -z $GHOSTNET_CMD ]]; then
   note "$BUILD_DIR/samples/ghostnet-node not found and GHOSTNET_SERVER_CMD unset; skipping ghostnet"
