@@ -12,17 +12,9 @@ using namespace ghostnet::test;
 
 namespace {
 
-/// A loopback port nobody listens on (bound, then closed again).
+/// A loopback endpoint nobody listens on.
 tp::endpoint closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-  socklen_t len = sizeof(sa);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return tp::endpoint{"127.0.0.1", ntohs(sa.sin_port)};
+  return tp::endpoint{"127.0.0.1", unused_port()};
 }
 
 } // namespace
