@@ -2,6 +2,7 @@
 
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/transports/connection_actor.hpp"
+#include "ghostnet/transports/tls_context.hpp"
 
 namespace ghostnet::transports {
 
@@ -16,6 +17,19 @@ caf::error bad(const char* component, const std::string& field,
 
 bool negative(caf::timespan x) {
   return x < caf::timespan{0};
+}
+
+/// A TLS layer must have the role of its end of the connection.
+caf::error check_tls_role(const char* component, const tls_layer_options& tls,
+                          tls_role expected) {
+  if (!tls.context)
+    return caf::none;
+  auto role = tls.context->current()->role();
+  if (role != expected)
+    return bad(component, "connection.tls.context",
+               std::string{"needs a "} + to_string(expected)
+                 + " context, got a " + to_string(role) + " context");
+  return caf::none;
 }
 
 } // namespace
@@ -39,6 +53,8 @@ caf::error validate(const connection_options& opts) {
     return bad("connection options", "max_read_size", "must be <= 16 MiB");
   if (opts.socket.send_buffer < 0 || opts.socket.receive_buffer < 0)
     return bad("connection options", "socket buffers", "must not be negative");
+  if (opts.tls.context && opts.tls.handshake_timeout <= caf::timespan{0})
+    return bad("connection options", "tls.handshake_timeout", "must be > 0");
   return caf::none;
 }
 
@@ -60,6 +76,9 @@ caf::error validate(const listener_options& opts) {
     return bad("listener options", "max_accepts_per_event", "must be > 0");
   if (opts.connection_shutdown <= caf::timespan{0})
     return bad("listener options", "connection_shutdown", "must be > 0");
+  if (auto err = check_tls_role("listener options", opts.connection.tls,
+                                tls_role::server))
+    return err;
   return validate(opts.connection);
 }
 
@@ -75,6 +94,9 @@ caf::error validate(const connect_options& opts) {
                "need 0 <= backoff_min <= backoff_max");
   if (!(opts.backoff_jitter >= 0.0 && opts.backoff_jitter <= 1.0))
     return bad("connect options", "backoff_jitter", "must be in [0, 1]");
+  if (auto err = check_tls_role("connect options", opts.connection.tls,
+                                tls_role::client))
+    return err;
   return validate(opts.connection);
 }
 

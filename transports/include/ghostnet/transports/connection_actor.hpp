@@ -17,13 +17,28 @@
 namespace ghostnet::transports {
 
 enum class connection_state : uint8_t {
-  connecting, ///< outbound, not yet established
+  connecting, ///< outbound not yet connected, or the TLS handshake runs
   connected,  ///< established
   draining,   ///< graceful close: flushing, then waiting for the peer
   closed,     ///< gone
 };
 
 [[nodiscard]] const char* to_string(connection_state x) noexcept;
+
+/// What the TLS handshake of a connection settled (all empty without TLS or
+/// before the handshake completed).
+struct tls_info {
+  std::string version;     ///< "TLSv1.2" / "TLSv1.3"
+  std::string alpn;        ///< the agreed application protocol, or empty
+  std::string peer_subject; ///< the peer certificate's subject, or empty
+  bool resumed = false;    ///< the handshake resumed an earlier session
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tls_info& x) {
+  return f(caf::meta::type_name("tls_info"), x.version, x.alpn,
+           x.peer_subject, x.resumed);
+}
 
 struct connection_info {
   endpoint local;
@@ -34,12 +49,14 @@ struct connection_info {
   uint64_t frames_in = 0;
   uint64_t frames_out = 0;
   uint64_t pending_out = 0; ///< accepted for sending, not yet on the wire
+  tls_info tls;             ///< TLS connections, once established
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_info& x) {
   return f(caf::meta::type_name("connection_info"), x.local, x.remote, x.state,
-           x.bytes_in, x.bytes_out, x.frames_in, x.frames_out, x.pending_out);
+           x.bytes_in, x.bytes_out, x.frames_in, x.frames_out, x.pending_out,
+           x.tls);
 }
 
 /// Requests a connection answers:

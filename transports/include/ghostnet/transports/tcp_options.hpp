@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
@@ -15,6 +17,8 @@
 #include "ghostnet/transports/framing.hpp"
 
 namespace ghostnet::transports {
+
+class tls_context_holder;
 
 /// Per-connection deadlines. Zero disables a timeout. Each one that fires
 /// closes the connection with errc::timeout naming the operation.
@@ -41,6 +45,22 @@ struct socket_options {
   int receive_buffer = 0;  ///< SO_RCVBUF bytes; 0 = OS default
 };
 
+/// TLS on a connection: a layer between the socket and the framer
+/// (docs/tls.md). Off unless `context` is set.
+struct tls_layer_options {
+  /// The context new connections take their session from (server role for
+  /// listeners, client role for connect()); null (default): plain TCP. Keep
+  /// a reference to reload certificates while the listener runs.
+  std::shared_ptr<tls_context_holder> context;
+  /// Client: the server's name (SNI and certificate check). Empty (default):
+  /// the context's tls_options::server_name, or else the remote host.
+  std::string server_name;
+  /// The handshake must finish within this long after the TCP connection is
+  /// up, or the connection closes with errc::timeout ("tls handshake");
+  /// default 10 s.
+  caf::timespan handshake_timeout = std::chrono::seconds(10);
+};
+
 struct connection_options {
   framing_options framing;
   connection_timeouts timeouts;
@@ -54,6 +74,7 @@ struct connection_options {
   /// `min_read_size`) and double while they fill the buffer.
   size_t min_read_size = 512;
   size_t max_read_size = 64 * 1024;
+  tls_layer_options tls;
 };
 
 [[nodiscard]] caf::error validate(const connection_options& opts);
