@@ -15,17 +15,28 @@
 #include "ghostnet/transports/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/detail/socket_ops.hpp"
+#include "ghostnet/transports/detail/timer_queue.hpp"
+#include "ghostnet/transports/tls_context.hpp"
+#include "ghostnet/transports/tls_session.hpp"
 
 namespace ghostnet::transports {
 
 namespace {
 
 using caf::io::network::operation;
-using timer_atom = caf::atom_constant<caf::atom("gntimer")>;
-using retry_atom = caf::atom_constant<caf::atom("gnretry")>;
 using stop_atom = caf::atom_constant<caf::atom("gnstop")>;
 
-enum class timer_kind : uint8_t { idle, read, write, drain, connect };
+enum class timer_kind : uint8_t {
+  idle,
+  read,
+  write,
+  drain,
+  connect,
+  handshake,
+  retry, ///< the next connect attempt
+};
+
+constexpr size_t timer_kinds = 7;
 
 const char* operation_of(timer_kind k) {
   switch (k) {
@@ -34,6 +45,8 @@ const char* operation_of(timer_kind k) {
     case timer_kind::write: return "write";
     case timer_kind::drain: return "drain";
     case timer_kind::connect: return "connect";
+    case timer_kind::handshake: return "tls handshake";
+    case timer_kind::retry: return "connect retry";
   }
   return "?";
 }
@@ -47,6 +60,19 @@ std::vector<char>& shared_read_buffer(size_t size) {
   return buf;
 }
 
+/// Decrypted bytes of one read, and the framed bytes of one send before
+/// encryption: per thread as well, since a TLS session keeps nothing for its
+/// caller between calls.
+std::vector<char>& shared_plaintext_in() {
+  thread_local std::vector<char> buf;
+  return buf;
+}
+
+std::vector<char>& shared_plaintext_out() {
+  thread_local std::vector<char> buf;
+  return buf;
+}
+
 /// The connection actor. A broker, so that it runs on the multiplexer
 /// thread together with its fd_watcher: readiness callbacks and messages are
 /// never concurrent. It does its own recv/send (no CAF scribe): reads go to
@@ -54,7 +80,8 @@ std::vector<char>& shared_read_buffer(size_t size) {
 /// takes them and queue only when it does not.
 class connection_broker final : public caf::io::broker,
                                 private connection_context,
-                                private frame_sink {
+                                private frame_sink,
+                                private detail::timer_client {
 public:
   connection_broker(caf::actor_config& cfg, socket_handle sock,
                     connection_options opts, handler_factory make_handler,
@@ -80,15 +107,20 @@ public:
   void on_exit() override {
     detail::close_mailbox_on_exit(*this);
     close_socket();
+    timers_.release();
     pending_in_.clear();
     write_queue_.clear();
     handler_.reset();
+    tls_.reset();
   }
 
 private:
   // -- connection_context -----------------------------------------------------
 
   caf::error send(byte_view payload) override {
+    if (info_.state == connection_state::connecting)
+      return make_error(errc::invalid_state, "send", where(), 0,
+                        "not established yet (wait for the connect reply)");
     if (info_.state != connection_state::connected)
       return make_error(errc::transport_closed, "send", where());
     if (queued_bytes() >= hard_limit()) {
@@ -97,12 +129,17 @@ private:
                         std::to_string(queued_bytes())
                           + " bytes wait to be sent");
     }
-    auto before = out_buf_.size();
-    if (auto err = framer_->encode(payload, out_buf_)) {
-      out_buf_.resize(before);
-      return err;
+    if (tls_) {
+      if (auto err = send_encrypted(payload))
+        return err;
+    } else {
+      auto before = out_buf_.size();
+      if (auto err = framer_->encode(payload, out_buf_)) {
+        out_buf_.resize(before);
+        return err;
+      }
+      info_.bytes_out += out_buf_.size() - before;
     }
-    info_.bytes_out += out_buf_.size() - before;
     ++info_.frames_out;
     if (!in_callback_)
       flush();
@@ -128,6 +165,18 @@ private:
   connection_actor self() const override {
     return caf::actor_cast<connection_actor>(
       caf::actor_cast<caf::actor>(const_cast<connection_broker*>(this)));
+  }
+
+  caf::error send_encrypted(byte_view payload) {
+    auto& plain = shared_plaintext_out();
+    plain.clear();
+    if (auto err = framer_->encode(payload, plain))
+      return err;
+    if (auto err = tls_->encrypt(byte_view{plain.data(), plain.size()},
+                                 out_buf_))
+      return err;
+    info_.bytes_out += plain.size();
+    return caf::none;
   }
 
   // -- frame_sink -------------------------------------------------------------
@@ -197,12 +246,18 @@ private:
   }
 
   void on_ready(operation op) {
+    guarded([&] { dispatch_ready(op); });
+  }
+
+  /// Runs `fn` from a multiplexer callback (readiness, timer), outside CAF's
+  /// exception handling for actors: a throwing handler must end this
+  /// connection, not the loop.
+  template <class F>
+  void guarded(F fn) {
     if (done_)
       return;
-    // This runs on the multiplexer's loop, outside CAF's exception handling
-    // for actors: a throwing handler must end this connection, not the loop.
     try {
-      dispatch_ready(op);
+      fn();
     } catch (const std::exception& ex) {
       in_callback_ = false;
       finish(make_error(errc::protocol_error, "handle data", where(), 0,
@@ -220,7 +275,7 @@ private:
         on_readable();
         break;
       case operation::write:
-        if (info_.state == connection_state::connecting)
+        if (!transport_up_)
           on_connect_result();
         else
           on_writable();
@@ -233,12 +288,13 @@ private:
 
   void on_socket_error() {
     auto err = detail::pending_socket_error(fd());
-    if (info_.state == connection_state::connecting) {
+    if (!transport_up_) {
       connect_failed(make_os_error(err != 0 ? err : ECONNREFUSED, "connect",
                                    where()));
       return;
     }
-    finish(make_os_error(err != 0 ? err : ECONNRESET, "read", where()));
+    finish(make_os_error(err != 0 ? err : ECONNRESET,
+                         handshaking() ? "tls handshake" : "read", where()));
   }
 
   void on_readable() {
@@ -247,7 +303,8 @@ private:
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return;
-      finish(make_os_error(errno, "read", where()));
+      finish(make_os_error(errno, handshaking() ? "tls handshake" : "read",
+                           where()));
       return;
     }
     if (n == 0) {
@@ -255,15 +312,46 @@ private:
       return;
     }
     auto len = static_cast<size_t>(n);
-    info_.bytes_in += len;
     last_read_ = last_activity_ = clock().now();
     // Grow the read size while reads fill it (bulk transfer); the buffer is
     // shared, so a large read size costs nothing per idle connection.
     if (len == read_size_ && read_size_ < opts_.max_read_size)
       read_size_ = std::min(read_size_ * 2, opts_.max_read_size);
-    consume(byte_view{buf.data(), len});
+    if (tls_) {
+      decrypt(byte_view{buf.data(), len});
+    } else {
+      info_.bytes_in += len;
+      consume(byte_view{buf.data(), len});
+    }
     if (!done_)
       flush();
+  }
+
+  /// TLS: ciphertext in, handshake progress and plaintext out.
+  void decrypt(byte_view ciphertext) {
+    auto& plain = shared_plaintext_in();
+    plain.clear();
+    if (auto err = tls_->consume(ciphertext, plain, out_buf_)) {
+      flush(); // the alert that tells the peer why
+      finish(std::move(err));
+      return;
+    }
+    if (!established_ && tls_->handshake_done()) {
+      established();
+      if (done_)
+        return;
+    }
+    if (!plain.empty()) {
+      info_.bytes_in += plain.size();
+      consume(byte_view{plain.data(), plain.size()});
+      if (done_)
+        return;
+    }
+    // close_notify: the peer sends nothing more; answer in kind.
+    if (tls_->peer_closed() && !peer_closed_) {
+      peer_closed_ = true;
+      begin_close();
+    }
   }
 
   void consume(byte_view data) {
@@ -366,6 +454,17 @@ private:
 
   void on_peer_closed() {
     // The peer sent FIN. Whatever we still owe it goes out, then we close.
+    if (tls_) {
+      // Without close_notify first, the stream may have been cut short
+      // (truncation): still flush what we owe, but report it.
+      if (auto err = tls_->on_eof()) {
+        if (!established_) {
+          finish(std::move(err));
+          return;
+        }
+        close_reason_ = std::move(err);
+      }
+    }
     peer_closed_ = true;
     watcher_->want_read(false);
     if (info_.state == connection_state::draining && queued_bytes() == 0) {
@@ -388,6 +487,11 @@ private:
       return;
     }
     info_.state = connection_state::draining;
+    if (tls_)
+      if (auto err = tls_->close(out_buf_)) { // close_notify
+        finish(std::move(err));
+        return;
+      }
     flush();
     if (done_)
       return;
@@ -415,6 +519,9 @@ private:
       return;
     done_ = true;
     info_.state = connection_state::closed;
+    if (!reason && close_reason_)
+      reason = std::move(close_reason_);
+    final_reason_ = reason;
     if (reason)
       log::debug("tcp_connection:" + where(), "connection_failed",
                  {log::kv("reason", reason)});
@@ -428,6 +535,7 @@ private:
       rp.deliver(caf::ok_atom::value);
     close_promises_.clear();
     close_socket();
+    timers_.cancel_all();
     // finish() often runs in a readiness callback, outside the actor's own
     // message handling, where quit() would only take effect on the next
     // message: send that message ourselves.
@@ -437,8 +545,10 @@ private:
 
   // -- establishing -----------------------------------------------------------
 
+  /// The TCP connection is up (accepted, or connected): set the socket up,
+  /// then run the TLS handshake or go straight to established().
   void start_connected() {
-    info_.state = connection_state::connected;
+    transport_up_ = true;
     // Accepted sockets inherit their options from the listening socket
     // (Linux), so that accepting costs no setsockopt per connection.
     // CAF's event_handler base turns TCP_NODELAY on for every socket it
@@ -449,9 +559,52 @@ private:
         finish(std::move(err));
         return;
       }
-    last_activity_ = last_read_ = last_write_ = clock().now();
-    arm_configured_timeouts();
     watcher_->want_read(true);
+    if (opts_.tls.context) {
+      start_tls();
+      return;
+    }
+    established();
+  }
+
+  void start_tls() {
+    tls_session_options so;
+    so.endpoint = where();
+    if (connect_ && opts_.tls.server_name.empty()) {
+      auto ctx = opts_.tls.context->current();
+      if (ctx->options().server_name.empty())
+        so.server_name = connect_->remote.host; // as curl does
+    } else {
+      so.server_name = opts_.tls.server_name;
+    }
+    auto session = make_tls_session(opts_.tls.context->current(),
+                                    std::move(so));
+    if (!session) {
+      finish(std::move(session.error()));
+      return;
+    }
+    tls_ = std::move(*session);
+    arm(timer_kind::handshake, opts_.tls.handshake_timeout);
+    if (auto err = tls_->start(out_buf_)) {
+      flush();
+      finish(std::move(err));
+      return;
+    }
+    flush();
+  }
+
+  /// Ready for the application: plain TCP connected, or TLS handshake done.
+  void established() {
+    established_ = true;
+    info_.state = connection_state::connected;
+    if (tls_) {
+      info_.tls.version = std::string{tls_->tls_version()};
+      info_.tls.alpn = std::string{tls_->alpn_selected()};
+      info_.tls.peer_subject = tls_->peer_certificate_subject();
+      info_.tls.resumed = tls_->session_reused();
+    }
+    last_activity_ = last_read_ = last_write_ = clock().now();
+    arm_configured_timeouts(); // also cancels the handshake timer
     for (auto& rp : connect_promises_)
       rp.deliver(info_);
     connect_promises_.clear();
@@ -485,12 +638,13 @@ private:
       connect_failed(make_os_error(err, "connect", where()));
       return;
     }
+    cancel(timer_kind::connect);
     start_connected();
   }
 
   void connect_failed(caf::error err) {
     close_socket();
-    ++timer_generation_; // cancels the connect timer of this attempt
+    cancel(timer_kind::connect);
     auto code = code_of(err);
     bool retry = attempts_ <= connect_->retries && code && is_temporary(*code);
     if (!retry) {
@@ -502,24 +656,27 @@ private:
     log::debug("tcp_connection:" + where(), "connect_retry",
                {log::kv("attempt", attempts_), log::kv("delay", delay),
                 log::kv("reason", err)});
-    delayed_anon_send(self_handle(), delay, retry_atom::value);
+    arm(timer_kind::retry, delay);
   }
 
   // -- timeouts ---------------------------------------------------------------
 
-  /// Timer messages carry no sender: a broker's pending timer must not hold
-  /// a reference to the broker from inside its own mailbox.
-  caf::actor self_handle() {
-    return caf::actor_cast<caf::actor>(this);
+  /// Timers live in the multiplexer's timer queue (detail/timer_queue.hpp),
+  /// not in CAF's clock, so that a closed connection leaves at once.
+  void arm(timer_kind kind, caf::timespan after) {
+    timers_.arm(mpx(), *this, static_cast<uint8_t>(kind),
+                detail::timer_queue::clock_type::now() + after);
   }
 
-  void arm(timer_kind kind, caf::timespan after) {
-    delayed_anon_send(self_handle(), after, timer_atom::value,
-                      static_cast<uint8_t>(kind), timer_generation_);
+  void cancel(timer_kind kind) {
+    timers_.cancel(static_cast<uint8_t>(kind));
   }
 
   void arm_configured_timeouts() {
-    ++timer_generation_; // forget timers armed with older settings
+    // Forget timers armed with older settings (and the handshake timer).
+    for (auto k : {timer_kind::idle, timer_kind::read, timer_kind::write,
+                   timer_kind::drain, timer_kind::handshake})
+      cancel(k);
     const auto& t = opts_.timeouts;
     if (t.idle > caf::timespan{0})
       arm(timer_kind::idle, t.idle);
@@ -532,11 +689,14 @@ private:
       arm(timer_kind::drain, t.drain);
   }
 
+  void on_timer(uint8_t kind) override {
+    timers_.fired(kind);
+    guarded([&] { on_timer(static_cast<timer_kind>(kind)); });
+  }
+
   /// One timer per kind is outstanding; when it fires early (there was
   /// activity), it re-arms itself for the remaining time.
-  void on_timer(timer_kind kind, uint64_t generation) {
-    if (generation != timer_generation_ || done_)
-      return;
+  void on_timer(timer_kind kind) {
     auto now = clock().now();
     auto check = [&](caf::timespan limit, caf::actor_clock::time_point since,
                      bool applies) {
@@ -568,9 +728,22 @@ private:
           timed_out(kind, t.drain);
         break;
       case timer_kind::connect:
-        if (info_.state == connection_state::connecting)
+        if (!transport_up_)
           connect_failed(make_error(errc::timeout, "connect", where(), 0,
                                     "no answer within the connect timeout"));
+        break;
+      case timer_kind::retry:
+        start_connect_attempt();
+        break;
+      case timer_kind::handshake:
+        if (handshaking())
+          finish(make_error(errc::timeout, "tls handshake", where(), 0,
+                            "not completed within "
+                              + std::to_string(std::chrono::duration_cast<
+                                                 std::chrono::milliseconds>(
+                                                 opts_.tls.handshake_timeout)
+                                                 .count())
+                              + "ms"));
         break;
     }
   }
@@ -588,6 +761,11 @@ private:
                       "no progress for " + std::to_string(ms) + "ms"));
   }
 
+  /// The TLS handshake runs (the application is not open yet).
+  bool handshaking() const noexcept {
+    return tls_ && !established_;
+  }
+
   // -- state ------------------------------------------------------------------
 
   socket_handle sock_; ///< until adopted
@@ -596,6 +774,7 @@ private:
   std::optional<connect_options> connect_;
   std::unique_ptr<framer> framer_;
   std::unique_ptr<connection_handler> handler_;
+  std::unique_ptr<tls_session> tls_; ///< null without TLS
   detail::fd_watcher_ptr watcher_;
   connection_info info_;
   std::string where_; ///< the peer, for logs and errors (lazy)
@@ -610,9 +789,13 @@ private:
   bool peer_closed_ = false;
   bool shut_down_ = false;
   bool done_ = false;
+  bool transport_up_ = false; ///< TCP connected (or accepted)
+  bool established_ = false;  ///< open for the application (after TLS)
+  caf::error close_reason_;   ///< reported when a graceful close ends
+  caf::error final_reason_;   ///< why it closed (none: cleanly)
   bool options_inherited_ = false; ///< accepted: options came with accept
   uint32_t attempts_ = 0;
-  uint64_t timer_generation_ = 0;
+  detail::timer_slots<timer_kinds> timers_;
   caf::actor_clock::time_point last_activity_;
   caf::actor_clock::time_point last_read_;
   caf::actor_clock::time_point last_write_;
@@ -672,22 +855,20 @@ caf::behavior connection_broker::make_behavior() {
     },
     [this](timeouts_atom, connection_timeouts& t) {
       opts_.timeouts = t;
-      arm_configured_timeouts();
+      // While connecting, the connect/handshake timers run; established()
+      // arms these.
+      if (established_)
+        arm_configured_timeouts();
       return caf::ok_atom::value;
     },
     [this](connect_atom) -> caf::result<connection_info> {
+      if (done_ && final_reason_)
+        return final_reason_; // failed before this request came
       if (info_.state != connection_state::connecting)
         return info_;
       auto rp = make_response_promise();
       connect_promises_.push_back(rp);
       return rp;
-    },
-    [this](timer_atom, uint8_t kind, uint64_t generation) {
-      on_timer(static_cast<timer_kind>(kind), generation);
-    },
-    [this](retry_atom) {
-      if (!done_)
-        start_connect_attempt();
     },
     [this](stop_atom, caf::error& reason) { quit(std::move(reason)); },
   };
