@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
+#include <caf/detail/sync_request_bouncer.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
@@ -47,6 +52,23 @@ std::string format_duration(caf::timespan d) {
   return std::to_string(ms) + "ms";
 }
 
+/// CAF 0.17.6's abstract_broker::cleanup() skips scheduled_actor::cleanup(),
+/// so a terminated broker's mailbox is never closed: later messages would be
+/// queued into the dead broker (which is never released) and requests would
+/// wait forever. Same work-around as transports/detail/broker_cleanup.hpp
+/// (supervision cannot depend on transports).
+void close_broker_mailbox(caf::scheduled_actor& self) {
+  auto& mbox = self.mailbox();
+  if (mbox.closed())
+    return;
+  mbox.close();
+  self.get_normal_queue().flush_cache();
+  self.get_urgent_queue().flush_cache();
+  caf::detail::sync_request_bouncer bounce{self.fail_state()};
+  while (mbox.queue().new_round(1000, bounce).consumed_items)
+    ; // drain
+}
+
 /// The supervisor proper. It monitors its children (a child's exit arrives
 /// as a down_msg) rather than linking to them: in CAF 0.17 an actor that
 /// receives an exit_msg unlinks from its sender, so a child told to stop
@@ -56,10 +78,25 @@ std::string format_duration(caf::timespan d) {
 /// them, as OTP's links would. Everything that stops children is asynchronous (a "stop
 /// job"); requests that would change children while a stop job runs are
 /// deferred until it ends, so that each operation sees a settled tree.
-class supervisor_impl : public caf::event_based_actor {
+template <class Base>
+class supervisor_impl : public Base {
 public:
+  // Base is a dependent type: name what we use of it.
+  using Base::clock;
+  using Base::delayed_send;
+  using Base::fail_state;
+  using Base::make_response_promise;
+  using Base::monitor;
+  using Base::quit;
+  using Base::send;
+  using Base::send_exit;
+  using Base::set_default_handler;
+  using Base::set_down_handler;
+  using Base::set_exit_handler;
+  using Base::system;
+
   supervisor_impl(caf::actor_config& cfg, supervisor_spec spec)
-    : caf::event_based_actor(cfg), spec_(std::move(spec)),
+    : Base(cfg), spec_(std::move(spec)),
       source_("supervisor:" + spec_.name) {
     // nop
   }
@@ -71,6 +108,8 @@ public:
   caf::behavior make_behavior() override;
 
   void on_exit() override {
+    if constexpr (std::is_base_of_v<caf::io::abstract_broker, Base>)
+      close_broker_mailbox(*this);
     // Normally every child is gone by now. If we were killed, take the
     // children along so that no orphan outlives its supervisor.
     for (auto& kvp : children_)
@@ -94,7 +133,7 @@ public:
 private:
   struct child {
     uint64_t key = 0;
-    child_spec spec;
+    std::shared_ptr<const child_spec> spec; ///< dynamic children share one
     caf::message args; ///< simple_one_for_one start arguments
     caf::actor actor;
     child_state state = child_state::stopped;
@@ -120,13 +159,28 @@ private:
 
   // -- starting ---------------------------------------------------------------
 
+  /// A static child: its own spec, found by id.
   child& add_record(child_spec spec, caf::message args) {
     auto key = next_key_++;
-    auto& c = children_[key];
+    auto& c = children_.emplace_hint(children_.end(), key, child{})->second;
     c.key = key;
-    c.spec = std::move(spec);
+    c.spec = std::make_shared<const child_spec>(std::move(spec));
     c.args = std::move(args);
-    by_id_[c.spec.id] = key;
+    by_id_[c.spec->id] = key;
+    return c;
+  }
+
+  /// A simple_one_for_one child: it shares the template (a connections
+  /// supervisor has thousands: no copy of the spec, no id string per child;
+  /// the id "<template>#<key>" is made when something shows it).
+  child& add_dynamic_record(caf::message args) {
+    if (!template_)
+      template_ = std::make_shared<const child_spec>(spec_.children.front());
+    auto key = next_key_++;
+    auto& c = children_.emplace_hint(children_.end(), key, child{})->second;
+    c.key = key;
+    c.spec = template_;
+    c.args = std::move(args);
     return c;
   }
 
@@ -134,30 +188,37 @@ private:
     auto i = children_.find(key);
     if (i == children_.end())
       return;
-    by_id_.erase(i->second.spec.id);
+    if (!dynamic())
+      by_id_.erase(i->second.spec->id);
     if (i->second.actor)
       by_actor_.erase(i->second.actor.address());
     children_.erase(i);
   }
 
+  std::string id_of(const child& c) const {
+    if (!dynamic())
+      return c.spec->id;
+    return c.spec->id + "#" + std::to_string(c.key);
+  }
+
   caf::error start(child& c) {
     caf::expected<caf::actor> res{caf::actor{}};
     try {
-      res = c.spec.start(system(), c.args);
+      res = c.spec->start(system(), c.args);
     } catch (const std::exception& ex) {
-      res = make_error(errc::start_failed, "start child", c.spec.id, 0,
+      res = make_error(errc::start_failed, "start child", id_of(c), 0,
                        std::string{"start function threw: "} + ex.what());
     } catch (...) {
-      res = make_error(errc::start_failed, "start child", c.spec.id, 0,
+      res = make_error(errc::start_failed, "start child", id_of(c), 0,
                        "start function threw a non-standard exception");
     }
     if (res && !*res)
-      res = make_error(errc::start_failed, "start child", c.spec.id, 0,
+      res = make_error(errc::start_failed, "start child", id_of(c), 0,
                        "start function returned an invalid actor");
     if (!res) {
       auto err = code_of(res.error())
                    ? res.error()
-                   : make_error(errc::start_failed, "start child", c.spec.id,
+                   : make_error(errc::start_failed, "start child", id_of(c),
                                 0, describe(res.error()));
       publish(event_kind::start_failed, c, err);
       return err;
@@ -175,29 +236,48 @@ private:
 
   void publish(event_kind kind, const child& c, const caf::error& reason = {},
                caf::timespan delay = caf::timespan{0}) {
+    auto lvl = level_of(kind, reason, c.spec->routine_exits);
+    // Nothing to do for nobody: no event is built (a connections supervisor
+    // publishes two per connection).
+    if (subscribers_.empty() && !log::enabled(lvl))
+      return;
     supervisor_event ev;
     ev.kind = kind;
     ev.supervisor = spec_.name;
-    ev.child = c.spec.id;
+    ev.child = id_of(c);
     ev.actor = c.actor.address();
     ev.reason = reason;
     ev.restarts = c.restarts;
     ev.delay = delay;
-    emit(std::move(ev));
+    emit(std::move(ev), lvl);
+  }
+
+  /// Starts and orderly stops are routine (a connection supervisor has
+  /// thousands): debug. Failures stand out, unless the child's spec says that
+  /// its abnormal exits are routine too (a connection reset by its peer).
+  static log::level level_of(event_kind kind, const caf::error& reason,
+                             bool routine_exits = false) {
+    switch (kind) {
+      case event_kind::child_started:
+      case event_kind::child_terminated:
+        return log::level::debug;
+      case event_kind::child_exited:
+        return is_normal_exit(reason) || routine_exits ? log::level::debug
+                                                       : log::level::warn;
+      case event_kind::gave_up:
+      case event_kind::start_failed:
+        return log::level::error;
+      default:
+        return log::level::info;
+    }
   }
 
   void emit(supervisor_event ev) {
-    // Starts and orderly stops are routine (a connection supervisor has
-    // thousands): debug. Failures stand out.
-    auto lvl = log::level::info;
-    if (ev.kind == event_kind::child_started
-        || ev.kind == event_kind::child_terminated
-        || (ev.kind == event_kind::child_exited && is_normal_exit(ev.reason)))
-      lvl = log::level::debug;
-    else if (ev.kind == event_kind::gave_up || ev.kind == event_kind::start_failed)
-      lvl = log::level::error;
-    else if (ev.kind == event_kind::child_exited && !is_normal_exit(ev.reason))
-      lvl = log::level::warn;
+    auto lvl = level_of(ev.kind, ev.reason);
+    emit(std::move(ev), lvl);
+  }
+
+  void emit(supervisor_event ev, log::level lvl) {
     if (log::enabled(lvl)) {
       if (ev.child.empty())
         log::write(lvl, source_, to_string(ev.kind),
@@ -235,7 +315,7 @@ private:
     if (c.state == child_state::stopping) {
       c.state = child_state::stopped;
       publish(event_kind::child_terminated, c, msg.reason);
-      if (c.spec.restart == restart_type::temporary || dynamic())
+      if (c.spec->restart == restart_type::temporary || dynamic())
         remove_record(key);
       stop_progress(key);
       return;
@@ -261,9 +341,9 @@ private:
     if (terminating_)
       return;
     auto& c = children_.at(key);
-    if (!should_restart(c.spec.restart, reason)) {
-      bool significant = c.spec.significant;
-      if (c.spec.restart == restart_type::temporary || dynamic())
+    if (!should_restart(c.spec->restart, reason)) {
+      bool significant = c.spec->significant;
+      if (c.spec->restart == restart_type::temporary || dynamic())
         remove_record(key);
       if (significant)
         check_auto_shutdown();
@@ -273,7 +353,7 @@ private:
       give_up(c, reason);
       return;
     }
-    if (clock().now() - c.started_at >= c.spec.backoff.reset_after)
+    if (clock().now() - c.started_at >= c.spec->backoff.reset_after)
       c.consecutive_failures = 1;
     else
       ++c.consecutive_failures;
@@ -326,7 +406,7 @@ private:
   }
 
   caf::timespan backoff_delay(const child& c) {
-    const auto& b = c.spec.backoff;
+    const auto& b = c.spec->backoff;
     if (b.min <= caf::timespan{0} || c.consecutive_failures == 0)
       return caf::timespan{0};
     return ghostnet::backoff_delay(b.min, b.max, c.consecutive_failures,
@@ -397,12 +477,12 @@ private:
                           "more than " + std::to_string(spec_.flags.intensity)
                             + " restarts in "
                             + format_duration(spec_.flags.period)
-                            + "; last: " + c.spec.id + " exited with "
+                            + "; last: " + id_of(c) + " exited with "
                             + describe(reason));
     supervisor_event ev;
     ev.kind = event_kind::gave_up;
     ev.supervisor = spec_.name;
-    ev.child = c.spec.id;
+    ev.child = id_of(c);
     ev.actor = c.actor.address();
     ev.reason = err;
     ev.restarts = c.restarts;
@@ -419,7 +499,7 @@ private:
         return;
       case auto_shutdown::all_significant:
         for (auto& kvp : children_)
-          if (kvp.second.spec.significant
+          if (kvp.second.spec->significant
               && kvp.second.state != child_state::stopped)
             return;
         terminate_self(caf::exit_reason::user_shutdown);
@@ -455,14 +535,14 @@ private:
       return true; // already asked; wait for it
     c.state = child_state::stopping;
     ++c.generation;
-    switch (c.spec.shutdown.how) {
+    switch (c.spec->shutdown.how) {
       case shutdown_policy::mode::brutal_kill:
         send_exit(c.actor, caf::exit_reason::kill);
         break;
       case shutdown_policy::mode::timeout:
         send_exit(c.actor, caf::exit_reason::user_shutdown);
         if (own_timer)
-          delayed_send(this, c.spec.shutdown.timeout, stop_timer_atom::value,
+          delayed_send(this, c.spec->shutdown.timeout, stop_timer_atom::value,
                        c.key, c.generation);
         break;
       case shutdown_policy::mode::infinity:
@@ -478,9 +558,9 @@ private:
         || i->second.state != child_state::stopping || !i->second.actor)
       return;
     log::write(log::level::warn, source_, "shutdown_timeout",
-               {log::kv("child", i->second.spec.id),
+               {log::kv("child", id_of(i->second)),
                 log::kv("timeout",
-                        format_duration(i->second.spec.shutdown.timeout))});
+                        format_duration(i->second.spec->shutdown.timeout))});
     send_exit(i->second.actor, caf::exit_reason::kill);
   }
 
@@ -491,9 +571,9 @@ private:
       auto i = children_.find(k);
       if (i != children_.end() && i->second.actor) {
         log::write(log::level::warn, source_, "shutdown_timeout",
-                   {log::kv("child", i->second.spec.id),
+                   {log::kv("child", id_of(i->second)),
                     log::kv("timeout",
-                            format_duration(i->second.spec.shutdown.timeout))});
+                            format_duration(i->second.spec->shutdown.timeout))});
         send_exit(i->second.actor, caf::exit_reason::kill);
       }
     }
@@ -597,7 +677,7 @@ private:
     for (auto& kvp : children_)
       if (kvp.second.actor) {
         log::write(log::level::warn, source_, "shutdown_deadline_kill",
-                   {log::kv("child", kvp.second.spec.id)});
+                   {log::kv("child", id_of(kvp.second))});
         send_exit(kvp.second.actor, caf::exit_reason::kill);
       }
   }
@@ -651,9 +731,7 @@ private:
                             "only simple_one_for_one takes start arguments"));
       return;
     }
-    auto spec = spec_.children.front();
-    spec.id += "#" + std::to_string(next_key_);
-    auto& c = add_record(std::move(spec), std::move(args));
+    auto& c = add_dynamic_record(std::move(args));
     if (auto err = start(c)) {
       remove_record(c.key);
       rp.deliver(err);
@@ -661,6 +739,49 @@ private:
     }
     publish(event_kind::child_started, c);
     rp.deliver(c.actor);
+  }
+
+  /// Takes over a child that someone else spawned (a listener spawns its
+  /// connections itself, on its own thread, and hands them over with one
+  /// one-way message). From here on it is a child like the others: monitored,
+  /// stopped on shutdown and by terminate_child. Only simple_one_for_one with
+  /// a temporary template: a supervisor cannot restart what it did not start.
+  /// A child that already exited is adopted too and its exit arrives at once
+  /// (a monitor on a dead actor reports it), so it is counted exactly once.
+  caf::error do_adopt(caf::actor who) {
+    if (!dynamic())
+      return make_error(errc::invalid_state, "adopt_child", spec_.name, 0,
+                        "only a simple_one_for_one supervisor adopts children");
+    if (spec_.children.front().restart != restart_type::temporary)
+      return make_error(errc::invalid_state, "adopt_child", spec_.name, 0,
+                        "the template must be temporary: an adopted child "
+                        "cannot be restarted");
+    if (!who)
+      return make_error(errc::invalid_state, "adopt_child", spec_.name, 0,
+                        "no actor to adopt");
+    if (by_actor_.count(who.address()) > 0)
+      return make_error(errc::duplicate_child, "adopt_child", spec_.name, 0,
+                        "the actor is a child already");
+    auto& c = add_dynamic_record(caf::message{});
+    c.actor = std::move(who);
+    c.state = child_state::running;
+    c.started_at = clock().now();
+    ++c.generation;
+    by_actor_[c.actor.address()] = c.key;
+    monitor(c.actor);
+    publish(event_kind::child_started, c);
+    if (!terminating_)
+      return caf::none;
+    // Adopted while stopping everything: it is stopped like the others, and
+    // the shutdown waits for it (its deadline and group timer apply).
+    if (job_) {
+      if (ask_stop(c.key, !job_->parallel))
+        job_->waiting.insert(c.key);
+    } else {
+      send_exit(c.actor, caf::exit_reason::kill);
+    }
+    return make_error(errc::invalid_state, "adopt_child", spec_.name, 0,
+                      "supervisor is shutting down; the child is stopped");
   }
 
   void do_terminate(uint64_t key, caf::response_promise rp) {
@@ -673,7 +794,7 @@ private:
       if (i != children_.end()) {
         auto& c = i->second;
         c.state = child_state::stopped;
-        if (c.spec.restart == restart_type::temporary || dynamic())
+        if (c.spec->restart == restart_type::temporary || dynamic())
           remove_record(key);
       }
       rp.deliver(caf::ok_atom::value);
@@ -681,6 +802,21 @@ private:
   }
 
   std::optional<uint64_t> key_of(const std::string& id) const {
+    if (dynamic()) {
+      // "<template id>#<key>", see id_of().
+      const auto& prefix = spec_.children.front().id;
+      if (id.size() <= prefix.size() + 1 || id.compare(0, prefix.size(), prefix) != 0
+          || id[prefix.size()] != '#')
+        return std::nullopt;
+      auto digits = id.substr(prefix.size() + 1);
+      if (digits.find_first_not_of("0123456789") != std::string::npos
+          || digits.size() > 19)
+        return std::nullopt;
+      auto key = std::stoull(digits);
+      if (children_.count(key) == 0)
+        return std::nullopt;
+      return key;
+    }
     auto i = by_id_.find(id);
     if (i == by_id_.end())
       return std::nullopt;
@@ -742,8 +878,8 @@ private:
     result.reserve(children_.size());
     for (auto& kvp : children_) {
       auto& c = kvp.second;
-      result.push_back(child_info{c.spec.id, c.actor, c.spec.kind,
-                                  c.spec.restart, c.state, c.restarts,
+      result.push_back(child_info{id_of(c), c.actor, c.spec->kind,
+                                  c.spec->restart, c.state, c.restarts,
                                   c.last_exit});
     }
     return result;
@@ -756,7 +892,7 @@ private:
       ++result.specs;
       if (c.actor)
         ++result.active;
-      if (c.spec.kind == child_kind::supervisor)
+      if (c.spec->kind == child_kind::supervisor)
         ++result.supervisors;
       else
         ++result.workers;
@@ -769,7 +905,8 @@ private:
   supervisor_spec spec_;
   std::string source_;
   std::map<uint64_t, child> children_; ///< ordered by key = start order
-  std::unordered_map<std::string, uint64_t> by_id_;
+  std::unordered_map<std::string, uint64_t> by_id_; ///< static children
+  std::shared_ptr<const child_spec> template_;       ///< simple_one_for_one
   std::unordered_map<caf::actor_addr, uint64_t> by_actor_;
   uint64_t next_key_ = 1;
   uint64_t job_ids_ = 0;
@@ -782,7 +919,8 @@ private:
   caf::error exit_reason_;
 };
 
-caf::behavior supervisor_impl::make_behavior() {
+template <class Base>
+caf::behavior supervisor_impl<Base>::make_behavior() {
   set_exit_handler([this](caf::exit_msg& msg) {
     // Our parent (or another owner) tells us to stop.
     terminate_self(msg.reason);
@@ -831,6 +969,21 @@ caf::behavior supervisor_impl::make_behavior() {
         do_start_dynamic(std::move(args), rp);
       });
       return rp;
+    },
+    [this](adopt_child_atom, caf::actor& who) -> caf::result<caf::ok_atom> {
+      if (auto err = do_adopt(std::move(who)))
+        return err;
+      return caf::ok_atom::value;
+    },
+    [this](adopt_child_atom,
+           std::vector<caf::actor>& who) -> caf::result<caf::ok_atom> {
+      caf::error first;
+      for (auto& x : who)
+        if (auto err = do_adopt(std::move(x)); err && !first)
+          first = std::move(err);
+      if (first)
+        return first;
+      return caf::ok_atom::value;
     },
     [this](terminate_child_atom, std::string& id) -> caf::result<caf::ok_atom> {
       auto rp = make_response_promise();
@@ -903,7 +1056,18 @@ caf::expected<supervisor_actor> spawn_supervisor(caf::actor_system& sys,
                                                  supervisor_spec spec) {
   if (auto err = validate(spec))
     return err;
-  auto handle = sys.spawn<supervisor_impl>(std::move(spec));
+  if (spec.io_thread) {
+    if (!sys.has_middleman())
+      return make_error(errc::invalid_configuration, "spawn supervisor",
+                        spec.name, 0,
+                        "io_thread: the actor system has no middleman");
+    caf::actor_config cfg{&sys.middleman().backend()};
+    auto handle
+      = sys.spawn_class<supervisor_impl<caf::io::broker>, caf::no_spawn_options>(
+        cfg, std::move(spec));
+    return caf::actor_cast<supervisor_actor>(handle);
+  }
+  auto handle = sys.spawn<supervisor_impl<caf::event_based_actor>>(std::move(spec));
   return caf::actor_cast<supervisor_actor>(handle);
 }
 

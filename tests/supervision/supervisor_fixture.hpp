@@ -11,6 +11,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <caf/io/middleman.hpp>
 #include <caf/all.hpp>
 
 #include "ghostnet/actors/error.hpp"
@@ -105,6 +106,7 @@ struct supervisor_fixture {
   static caf::actor_system_config& prepare(caf::actor_system_config& cfg) {
     register_error_category(cfg);
     cfg.set("scheduler.max-threads", 2);
+    cfg.load<caf::io::middleman>(); // for supervisors on the I/O thread
     return cfg;
   }
 

@@ -705,4 +705,163 @@ BOOST_AUTO_TEST_CASE(a_subscriber_gets_each_event_once_until_it_unsubscribes) {
   shutdown(*sup);
 }
 
+// -- adopt_child ---------------------------------------------------------------
+
+namespace {
+
+/// A simple_one_for_one spec whose template is temporary (what adopt_child
+/// requires), on the scheduler or on the I/O thread.
+sv::supervisor_spec adopting_spec(bool io_thread,
+                                  caf::timespan stop_after = std::chrono::seconds(5)) {
+  sv::supervisor_spec spec;
+  spec.name = io_thread ? "adopter-io" : "adopter";
+  spec.flags.how = sv::strategy::simple_one_for_one;
+  spec.io_thread = io_thread;
+  auto tpl = sv::worker("adoptee", start_test_worker(), sv::restart_type::temporary);
+  tpl.shutdown = sv::shutdown_policy::after(stop_after);
+  spec.children.push_back(std::move(tpl));
+  return spec;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(an_adopted_child_is_supervised_never_restarted_and_stopped_on_shutdown) {
+  for (bool io_thread : {false, true}) {
+    BOOST_TEST_CONTEXT("io_thread " << io_thread) {
+      auto sup = spawn(adopting_spec(io_thread));
+      auto a = sys.spawn(test_worker);
+      BOOST_TEST(!request_error<caf::ok_atom>(sup, adopt_child_atom::value, a));
+      auto kids = children(sup);
+      BOOST_REQUIRE_EQUAL(kids.size(), 1u);
+      BOOST_TEST(kids[0].actor == a);
+      BOOST_TEST(kids[0].state == sv::child_state::running);
+      BOOST_TEST(kids[0].restart == sv::restart_type::temporary);
+      expect(sv::event_kind::child_started, kids[0].id);
+      // Its exit is seen, and (temporary) it is not restarted: it is gone.
+      self->send(a, die_atom::value, make_error(errc::io_error));
+      auto ev = expect(sv::event_kind::child_exited, kids[0].id);
+      BOOST_TEST(is(ev.reason, errc::io_error));
+      BOOST_TEST(counts(sup).specs == 0u);
+      // A generated id addresses it like a started child: terminate by id.
+      auto b = sys.spawn(test_worker);
+      BOOST_TEST(!request_error<caf::ok_atom>(sup, adopt_child_atom::value, b));
+      auto id_b = children(sup).at(0).id;
+      BOOST_TEST(!request_error<caf::ok_atom>(sup, terminate_child_atom::value, id_b));
+      BOOST_TEST((wait_down(b.address()) == caf::exit_reason::user_shutdown));
+      // On shutdown an adopted child is stopped like any other.
+      auto c = sys.spawn(test_worker);
+      auto d = sys.spawn(test_worker);
+      BOOST_TEST(!request_error<caf::ok_atom>(sup, adopt_child_atom::value,
+                                              std::vector<caf::actor>{c, d}));
+      BOOST_TEST(counts(sup).active == 2u);
+      self->monitor(c);
+      self->monitor(d);
+      shutdown(sup);
+      int downs = 0;
+      for (int i = 0; i < 2; ++i)
+        self->receive(
+          [&](caf::down_msg& msg) {
+            downs += msg.reason == caf::exit_reason::user_shutdown;
+          },
+          caf::after(patience) >> [] { BOOST_FAIL("adopted child kept running"); });
+      BOOST_TEST(downs == 2);
+      seen.clear();
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_child_that_died_before_adoption_is_counted_exactly_once) {
+  for (bool io_thread : {false, true}) {
+    BOOST_TEST_CONTEXT("io_thread " << io_thread) {
+      auto sup = spawn(adopting_spec(io_thread));
+      auto early = sys.spawn(test_worker);
+      self->send(early, die_atom::value, make_error(errc::timeout));
+      wait_down(early.address());
+      // Adopted after its death: accepted, and its exit is reported once.
+      BOOST_TEST(!request_error<caf::ok_atom>(sup, adopt_child_atom::value, early));
+      int started = 0;
+      int exited = 0;
+      for (bool more = true; more;)
+        self->receive(
+          [&](sv::supervisor_event& ev) {
+            started += ev.kind == sv::event_kind::child_started;
+            if (ev.kind == sv::event_kind::child_exited) {
+              ++exited;
+              BOOST_TEST(is(ev.reason, errc::timeout));
+            }
+          },
+          caf::after(std::chrono::milliseconds(300)) >> [&] { more = false; });
+      BOOST_TEST(started == 1);
+      BOOST_TEST(exited == 1);
+      BOOST_TEST(counts(sup).specs == 0u);
+      BOOST_TEST(counts(sup).active == 0u);
+      shutdown(sup);
+      seen.clear();
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_stubborn_adopted_child_is_killed_after_the_template_shutdown_timeout) {
+  auto sup = spawn(adopting_spec(true, std::chrono::milliseconds(100)));
+  auto stubborn = sys.spawn(stubborn_worker);
+  BOOST_TEST(!request_error<caf::ok_atom>(sup, adopt_child_atom::value, stubborn));
+  self->monitor(stubborn);
+  auto t0 = std::chrono::steady_clock::now();
+  shutdown(sup, caf::timespan{0}); // no tree deadline: the template's 100 ms
+  caf::error reason;
+  self->receive([&](caf::down_msg& msg) { reason = msg.reason; },
+                caf::after(patience) >> [] { BOOST_FAIL("not killed"); });
+  BOOST_TEST((reason == caf::exit_reason::kill));
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < patience));
+}
+
+BOOST_AUTO_TEST_CASE(adopt_child_refuses_bad_input_with_typed_errors) {
+  auto sup = spawn(adopting_spec(false));
+  // No actor.
+  auto err = request_error<caf::ok_atom>(sup, adopt_child_atom::value, caf::actor{});
+  BOOST_TEST(is(err, errc::invalid_state), describe(err));
+  // The same actor twice.
+  auto a = sys.spawn(test_worker);
+  BOOST_TEST(!request_error<caf::ok_atom>(sup, adopt_child_atom::value, a));
+  err = request_error<caf::ok_atom>(sup, adopt_child_atom::value, a);
+  BOOST_TEST(is(err, errc::duplicate_child), describe(err));
+  // The vector form adopts the good ones and answers the first error.
+  auto b = sys.spawn(test_worker);
+  err = request_error<caf::ok_atom>(sup, adopt_child_atom::value,
+                                    std::vector<caf::actor>{b, caf::actor{}, a});
+  BOOST_TEST(is(err, errc::invalid_state), describe(err));
+  BOOST_TEST(counts(sup).active == 2u);
+  shutdown(sup);
+  // A static supervisor, and a template that is not temporary, refuse.
+  sv::supervisor_spec fixed;
+  fixed.name = "fixed";
+  fixed.children.push_back(sv::worker("w", start_test_worker()));
+  auto fixed_sup = spawn(fixed);
+  auto c = sys.spawn(test_worker);
+  err = request_error<caf::ok_atom>(fixed_sup, adopt_child_atom::value, c);
+  BOOST_TEST(is(err, errc::invalid_state), describe(err));
+  shutdown(fixed_sup);
+  auto permanent = adopting_spec(false);
+  permanent.children.front().restart = sv::restart_type::permanent;
+  auto perm_sup = spawn(permanent);
+  err = request_error<caf::ok_atom>(perm_sup, adopt_child_atom::value, c);
+  BOOST_TEST(is(err, errc::invalid_state), describe(err));
+  BOOST_TEST(counts(perm_sup).specs == 0u);
+  shutdown(perm_sup);
+  // Refused children are the caller's to stop.
+  self->send_exit(c, caf::exit_reason::kill);
+  // After a shutdown the supervisor is gone: a request fails, nothing hangs.
+  err = request_error<caf::ok_atom>(sup, adopt_child_atom::value, sys.spawn(test_worker));
+  BOOST_TEST(err);
+}
+
+BOOST_AUTO_TEST_CASE(an_io_thread_supervisor_needs_the_middleman) {
+  caf::actor_system_config bare_cfg;
+  register_error_category(bare_cfg);
+  caf::actor_system bare{bare_cfg};
+  auto sup = sv::spawn_supervisor(bare, adopting_spec(true));
+  BOOST_REQUIRE(!sup);
+  BOOST_TEST(is(sup.error(), errc::invalid_configuration), describe(sup.error()));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

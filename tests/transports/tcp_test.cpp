@@ -511,4 +511,106 @@ BOOST_AUTO_TEST_CASE(running_out_of_descriptors_backs_off_instead_of_spinning) {
   stop(svc.root);
 }
 
+BOOST_AUTO_TEST_CASE(max_connections_is_exact_under_a_burst_of_connects) {
+  auto opts = echo_service();
+  opts.listener.max_connections = 5;
+  auto svc = start_service(opts);
+  for (int round = 0; round < 2; ++round) {
+    BOOST_TEST_CONTEXT("round " << round) {
+      // 40 connects land in the backlog at once; the listener takes them in
+      // bursts (one adoption message per burst).
+      std::vector<std::unique_ptr<client>> clients;
+      for (int i = 0; i < 40; ++i)
+        clients.push_back(std::make_unique<client>(svc.bound, 5000));
+      size_t served = 0;
+      size_t closed = 0;
+      for (auto& c : clients) {
+        c->send_all("x");
+        auto got = c->read_exactly(1);
+        if (got == "x")
+          ++served;
+        else if (c->sees_close())
+          ++closed;
+      }
+      BOOST_TEST(served == 5u);
+      BOOST_TEST(closed == 35u);
+      auto info = listener_info_of(svc.root);
+      BOOST_TEST(info.active == 5u);
+      BOOST_TEST(info.rejected == 35u * static_cast<unsigned>(round + 1));
+      BOOST_TEST(children_of(connections_of(svc.root)).size() == 5u);
+      // Every end frees exactly its slot: the next round gets 5 again.
+      clients.clear();
+      BOOST_TEST(eventually([&] { return listener_info_of(svc.root).active == 0; }));
+      BOOST_TEST(eventually([&] { return children_of(connections_of(svc.root)).empty(); }));
+    }
+  }
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(pause_policy_never_exceeds_the_limit_under_a_burst) {
+  auto opts = echo_service();
+  opts.listener.max_connections = 3;
+  opts.listener.at_limit = tp::limit_policy::pause;
+  opts.listener.resume_below = 2;
+  auto svc = start_service(opts);
+  std::vector<std::unique_ptr<client>> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.push_back(std::make_unique<client>(svc.bound, 200));
+    BOOST_REQUIRE(clients.back()->send_all("p"));
+  }
+  // Serve them in waves: whoever is admitted echoes and is closed; the
+  // others wait in the backlog (never rejected), at most 3 at a time.
+  std::vector<bool> done(clients.size(), false);
+  size_t finished = 0;
+  for (int wave = 0; wave < 50 && finished < clients.size(); ++wave) {
+    size_t admitted = 0;
+    for (size_t i = 0; i < clients.size(); ++i)
+      if (!done[i] && clients[i]->read_exactly(1) == "p") {
+        done[i] = true;
+        ++admitted;
+      }
+    BOOST_TEST(admitted <= 3u);
+    BOOST_TEST(listener_info_of(svc.root).active <= 3u);
+    for (size_t i = 0; i < clients.size(); ++i)
+      if (done[i] && clients[i]->fd() >= 0) {
+        clients[i]->close();
+        ++finished;
+      }
+  }
+  BOOST_TEST(finished == clients.size());
+  BOOST_TEST(listener_info_of(svc.root).rejected == 0u);
+  stop(svc.root);
+  clients.clear();
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(killing_the_connections_supervisor_closes_every_connection_and_the_service_recovers) {
+  auto svc = start_service(echo_service());
+  std::vector<std::unique_ptr<client>> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(std::make_unique<client>(svc.bound));
+    BOOST_REQUIRE(clients.back()->send_all("k"));
+    BOOST_REQUIRE(clients.back()->read_exactly(1) == "k");
+  }
+  auto old_sup = connections_of(svc.root);
+  self->send_exit(old_sup, caf::exit_reason::kill);
+  // Its on_exit (adopted connections) and the listener's hook (any not yet
+  // adopted) leave no connection behind.
+  for (auto& c : clients)
+    BOOST_TEST(c->sees_close());
+  clients.clear();
+  // rest_for_one: a new supervisor and a new listener on the same port.
+  BOOST_TEST(eventually([&] {
+    auto sup = connections_of(svc.root);
+    return sup && sup != old_sup && listener_of(svc.root);
+  }));
+  client again{svc.bound};
+  BOOST_REQUIRE(again.send_all("back"));
+  BOOST_TEST(again.read_exactly(4) == "back");
+  again.close();
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

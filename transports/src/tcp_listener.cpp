@@ -1,7 +1,15 @@
 #include "ghostnet/transports/tcp_listener.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 #include <sys/socket.h>
+
+#include <caf/attachable.hpp>
+#include <caf/send.hpp>
 
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
@@ -11,6 +19,7 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
+#include "ghostnet/transports/tcp_connection.hpp"
 
 namespace ghostnet::transports {
 
@@ -18,20 +27,114 @@ namespace {
 
 using caf::io::network::operation;
 using resume_atom_t = caf::atom_constant<caf::atom("gnresume")>;
+using conn_ended_atom = caf::atom_constant<caf::atom("gnconnend")>;
 
 bool is_resource_error(int e) {
   return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
+
+/// The connections a listener spawned that have not ended yet. Shared with
+/// an exit hook on each connection (which removes it) and with a hook on the
+/// connections supervisor (which kills what is left when the supervisor is
+/// gone): the listener counts open connections without a down_msg per
+/// connection, and a connection whose adoption message reached a supervisor
+/// that had already exited cannot outlive it unsupervised.
+class connection_registry {
+public:
+  /// Records `conn`; false once the supervisor is gone (then the caller
+  /// must stop `conn` itself).
+  bool add(const caf::actor& conn) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_)
+      return false;
+    live_.emplace(conn.id(), conn.address());
+    size_.store(live_.size(), std::memory_order_relaxed);
+    return true;
+  }
+
+  /// Called by the connection's exit hook, on the thread where it exits.
+  void remove(caf::actor_id id) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (live_.erase(id) == 0)
+        return;
+      size_.store(live_.size(), std::memory_order_relaxed);
+    }
+    // The listener asked to hear about ends (it is paused at the limit):
+    // one message, then it asks again if it still has to wait.
+    if (notify_.exchange(false))
+      if (auto hdl = caf::actor_cast<caf::actor>(listener_))
+        caf::anon_send(hdl, conn_ended_atom::value);
+  }
+
+  /// The supervisor is gone: nothing is adopted any more; kill the rest.
+  void close() {
+    std::unordered_map<caf::actor_id, caf::actor_addr> rest;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      closed_ = true;
+      rest.swap(live_);
+      size_.store(0, std::memory_order_relaxed);
+    }
+    for (auto& kvp : rest)
+      if (auto hdl = caf::actor_cast<caf::actor>(kvp.second))
+        caf::anon_send_exit(hdl, caf::exit_reason::kill);
+  }
+
+  size_t size() const noexcept {
+    return size_.load(std::memory_order_relaxed);
+  }
+
+  void notify_on_end(bool flag) noexcept {
+    notify_.store(flag);
+  }
+
+  void set_listener(caf::actor_addr hdl) {
+    listener_ = std::move(hdl);
+  }
+
+private:
+  std::mutex mtx_;
+  std::unordered_map<caf::actor_id, caf::actor_addr> live_;
+  bool closed_ = false;
+  std::atomic<size_t> size_{0};
+  std::atomic<bool> notify_{false};
+  caf::actor_addr listener_; ///< set before any connection exists
+};
+
+using registry_ptr = std::shared_ptr<connection_registry>;
+
+/// Attached to the connections supervisor: closes the registry when the
+/// supervisor exits. Detachable by the registry's address.
+class supervisor_hook final : public caf::attachable {
+public:
+  explicit supervisor_hook(registry_ptr reg) : reg_(std::move(reg)) {
+    // nop
+  }
+
+  void actor_exited(const caf::error&, caf::execution_unit*) override {
+    reg_->close();
+  }
+
+  bool matches(const token& what) override {
+    return what.subtype == token::anonymous && what.ptr == reg_.get();
+  }
+
+private:
+  registry_ptr reg_;
+};
 
 /// A broker, so that the fd_watcher callbacks and its messages share the
 /// multiplexer thread.
 class listener_broker final : public caf::io::broker {
 public:
   listener_broker(caf::actor_config& cfg, socket_handle sock,
-                  listener_options opts,
+                  listener_options opts, handler_factory make_handler,
                   supervision::supervisor_actor connections)
     : caf::io::broker(cfg), sock_(std::move(sock)), opts_(std::move(opts)),
-      connections_(std::move(connections)) {
+      make_handler_(std::move(make_handler)),
+      connections_(std::move(connections)),
+      registry_(std::make_shared<connection_registry>()) {
     resume_below_ = opts_.resume_below > 0 ? opts_.resume_below
                                            : opts_.max_connections * 9 / 10;
     backoff_ = opts_.accept_backoff_min;
@@ -44,11 +147,23 @@ public:
   void on_exit() override {
     detail::close_mailbox_on_exit(*this);
     stop_accepting();
+    // Connections outlive their listener (they belong to the supervisor).
+    // Once none of ours is left, nothing can be unadopted: drop the hook
+    // (a restarted listener brings its own).
+    if (hooked_ && registry_->size() == 0)
+      if (auto* sup = caf::actor_cast<caf::abstract_actor*>(connections_))
+        sup->detach(caf::attachable::token{caf::attachable::token::anonymous,
+                                           registry_.get()});
   }
 
   caf::behavior make_behavior() override {
     info_.bound = local_endpoint_of(sock_.get());
     source_ = "tcp_listener:" + info_.bound.to_string();
+    registry_->set_listener(address());
+    // Runs at once if the supervisor is gone already.
+    caf::actor_cast<caf::abstract_actor*>(connections_)
+      ->attach(std::make_unique<supervisor_hook>(registry_));
+    hooked_ = true;
     auto& mpx = static_cast<caf::io::network::default_multiplexer&>(
       system().middleman().backend());
     auto* self = this; // the watcher is closed in on_exit, before we die
@@ -64,11 +179,13 @@ public:
     return {
       [this](info_atom) {
         auto result = info_;
+        result.active = registry_->size();
         result.accepting = watcher_ && watcher_->reading();
         return result;
       },
       [this](drain_atom) {
-        log::info(source_, "draining", {log::kv("active", info_.active)});
+        log::info(source_, "draining",
+                  {log::kv("active", registry_->size())});
         stop_accepting();
         return caf::ok_atom::value;
       },
@@ -76,12 +193,14 @@ public:
         resume_pending_ = false;
         update_accepting();
       },
+      [this](conn_ended_atom) { update_accepting(); },
     };
   }
 
 private:
   void stop_accepting() {
     drained_ = true;
+    registry_->notify_on_end(false);
     if (watcher_) {
       watcher_->close();
       watcher_.reset();
@@ -92,19 +211,43 @@ private:
   void update_accepting() {
     if (!watcher_)
       return;
-    auto open = info_.active + starting_;
+    auto open = registry_->size();
     if (paused_at_limit_ && open <= resume_below_)
       paused_at_limit_ = false;
     if (opts_.at_limit == limit_policy::pause
         && open >= opts_.max_connections)
       paused_at_limit_ = true;
+    if (paused_at_limit_) {
+      // Hear about the next connection that ends; a connection that ended
+      // in between is caught by looking again.
+      registry_->notify_on_end(true);
+      if (registry_->size() <= resume_below_) {
+        registry_->notify_on_end(false);
+        paused_at_limit_ = false;
+      }
+    }
     watcher_->want_read(!drained_ && !resume_pending_ && !paused_at_limit_);
   }
 
   void on_ready(operation op) {
     if (op != operation::read || !watcher_)
       return;
-    for (size_t i = 0; i < opts_.max_accepts_per_event && watcher_; ++i) {
+    accept_burst();
+    // One message to the supervisor per readiness event, not per socket.
+    if (adopted_.size() == 1)
+      caf::anon_send(connections_, adopt_child_atom::value,
+                     std::move(adopted_.front()));
+    else if (!adopted_.empty())
+      caf::anon_send(connections_, adopt_child_atom::value,
+                     std::move(adopted_));
+    adopted_.clear();
+  }
+
+  void accept_burst() {
+    // Stop at the limit in pause mode: the rest waits in the backlog.
+    for (size_t i = 0;
+         i < opts_.max_accepts_per_event && watcher_ && !paused_at_limit_;
+         ++i) {
       socket_address peer;
       peer.length = sizeof(peer.storage);
       int fd = ::accept4(watcher_->fd(), peer.get(), &peer.length,
@@ -139,8 +282,11 @@ private:
     backoff_ = std::min(backoff_ * 2, opts_.accept_backoff_max);
   }
 
+  /// Spawns the connection here, on the multiplexer thread (no round trip
+  /// through the scheduler), counts it in the registry before it can run,
+  /// and queues it for adoption by the connections supervisor.
   void on_accepted(socket_handle sock, endpoint peer) {
-    if (info_.active + starting_ >= opts_.max_connections) {
+    if (registry_->size() >= opts_.max_connections) {
       ++info_.rejected;
       log::warn(source_, "connection_rejected",
                 {log::kv("reason", "max_connections"),
@@ -148,24 +294,31 @@ private:
                  log::kv("rejected", info_.rejected)});
       return; // dropping the handle closes the socket
     }
-    ++starting_;
+    auto conn = detail::spawn_accepted_connection(system(), std::move(sock),
+                                                  peer, opts_.connection,
+                                                  make_handler_);
+    if (!conn) {
+      ++info_.start_failures;
+      log::warn(source_, "connection_start_failed",
+                {log::kv("reason", conn.error())});
+      return;
+    }
+    auto hdl = caf::actor_cast<caf::actor>(std::move(*conn));
+    // The connection starts on this thread after this callback returns, so
+    // it cannot have ended yet; the hook runs at once if it had.
+    if (!registry_->add(hdl)) {
+      // The supervisor is gone: nobody would supervise this connection.
+      ++info_.start_failures;
+      caf::anon_send_exit(hdl, caf::exit_reason::kill);
+      return;
+    }
+    caf::actor_cast<caf::abstract_actor*>(hdl)->attach_functor(
+      [reg = registry_, id = hdl.id()] { reg->remove(id); });
     ++info_.accepted;
-    update_accepting();
-    request(connections_, caf::infinite, start_child_atom::value,
-            caf::make_message(std::move(sock), std::move(peer)))
-      .then(
-        [this](caf::actor& conn) {
-          --starting_;
-          ++info_.active;
-          monitor(conn);
-        },
-        [this](caf::error& err) {
-          --starting_;
-          ++info_.start_failures;
-          log::warn(source_, "connection_start_failed",
-                    {log::kv("reason", err)});
-          update_accepting();
-        });
+    adopted_.push_back(std::move(hdl));
+    if (opts_.at_limit == limit_policy::pause
+        && registry_->size() >= opts_.max_connections)
+      update_accepting();
   }
 
   void on_down(const caf::down_msg& msg) {
@@ -176,20 +329,20 @@ private:
                       0, "connections supervisor is gone"));
       return;
     }
-    if (info_.active > 0)
-      --info_.active;
-    update_accepting();
   }
 
   socket_handle sock_;
   listener_options opts_;
+  handler_factory make_handler_;
   supervision::supervisor_actor connections_;
+  registry_ptr registry_;
+  std::vector<caf::actor> adopted_; ///< spawned during this event
   detail::fd_watcher_ptr watcher_;
   listener_info info_;
   std::string source_;
-  uint64_t starting_ = 0;
   size_t resume_below_ = 0;
   caf::timespan backoff_;
+  bool hooked_ = false;
   bool resume_pending_ = false;
   bool paused_at_limit_ = false;
   bool drained_ = false;
@@ -199,21 +352,23 @@ private:
 
 caf::expected<tcp_listener_actor>
 spawn_tcp_listener(caf::actor_system& sys, socket_handle listening,
-                   const listener_options& opts,
+                   const listener_options& opts, handler_factory make_handler,
                    supervision::supervisor_actor connections) {
   if (auto err = validate(opts))
     return err;
-  if (!listening || !connections)
+  if (!listening || !connections || !make_handler)
     return make_error(errc::invalid_state, "spawn listener",
                       opts.bind.to_string(), 0,
-                      "needs a listening socket and a connections supervisor");
+                      "needs a listening socket, a handler factory and a "
+                      "connections supervisor");
   if (!sys.has_middleman())
     return make_error(errc::invalid_configuration, "spawn listener",
                       opts.bind.to_string(), 0,
                       "the actor system has no middleman (load it)");
   caf::actor_config cfg{&sys.middleman().backend()};
   auto hdl = sys.spawn_class<listener_broker, caf::no_spawn_options>(
-    cfg, std::move(listening), opts, std::move(connections));
+    cfg, std::move(listening), opts, std::move(make_handler),
+    std::move(connections));
   return caf::actor_cast<tcp_listener_actor>(hdl);
 }
 

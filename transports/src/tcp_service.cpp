@@ -26,7 +26,12 @@ sv::child_spec connections_child(const tcp_service_options& opts,
   sv::child_spec conn;
   conn.id = "connection";
   conn.restart = sv::restart_type::temporary;
+  // A peer's reset or an idle timeout is a connection's everyday end, logged
+  // by the connection itself (debug): not a warning per connection.
+  conn.routine_exits = true;
   conn.shutdown = sv::shutdown_policy::after(opts.listener.connection_shutdown);
+  // The listener spawns connections itself and has them adopted; this start
+  // function serves `start_child(socket_handle, endpoint)` requests.
   conn.start = [copts = opts.listener.connection, handler = opts.handler](
                  caf::actor_system& sys,
                  const caf::message& args) -> caf::expected<caf::actor> {
@@ -43,6 +48,9 @@ sv::child_spec connections_child(const tcp_service_options& opts,
   sv::supervisor_spec spec;
   spec.name = opts.name + ".connections";
   spec.flags.how = sv::strategy::simple_one_for_one;
+  // On the I/O thread with its connections and the listener: adopting a
+  // connection and learning of its end are no thread hop (performance.md).
+  spec.io_thread = true;
   spec.children.push_back(std::move(conn));
   sv::child_spec result;
   result.id = "connections";
@@ -65,7 +73,7 @@ sv::child_spec listener_child(const tcp_service_options& opts,
   result.id = "listener";
   result.shutdown = sv::shutdown_policy::after(std::chrono::seconds(5));
   result.start = [lopts = opts.listener, on_bound = opts.on_bound,
-                  state](caf::actor_system& sys,
+                  handler = opts.handler, state](caf::actor_system& sys,
                          const caf::message&) -> caf::expected<caf::actor> {
     auto bind_opts = lopts;
     if (state->bound)
@@ -76,7 +84,7 @@ sv::child_spec listener_child(const tcp_service_options& opts,
     auto bound = local_endpoint_of(sock->get());
     bool first = !state->bound;
     state->bound = bound;
-    auto listener = spawn_tcp_listener(sys, std::move(*sock), lopts,
+    auto listener = spawn_tcp_listener(sys, std::move(*sock), lopts, handler,
                                        state->connections);
     if (!listener)
       return std::move(listener.error());

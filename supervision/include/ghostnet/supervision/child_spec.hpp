@@ -72,6 +72,10 @@ struct child_spec {
   /// supervisor's auto_shutdown setting. Only transient/temporary children.
   bool significant = false;
   backoff_policy backoff;
+  /// If set, an abnormal exit of this child is routine (a connection reset by
+  /// its peer, an idle timeout): the supervisor logs it at debug, not warn.
+  /// Subscribers get the same events either way.
+  bool routine_exits = false;
 };
 
 /// A worker child started by `start` (which gets no args, or the

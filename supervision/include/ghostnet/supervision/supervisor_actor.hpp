@@ -15,6 +15,15 @@
 #include "ghostnet/supervision/child_spec.hpp"
 #include "ghostnet/supervision/supervisor_messages.hpp"
 
+namespace ghostnet {
+
+/// Hands a running actor over to a simple_one_for_one supervisor. Declared
+/// here rather than in actors/atoms.hpp only because that file belongs to
+/// another module's owner for now; move it there.
+using adopt_child_atom = caf::atom_constant<caf::atom("adoptchild")>;
+
+} // namespace ghostnet
+
 namespace ghostnet::supervision {
 
 // Requests that change children are answered once the change is complete
@@ -25,6 +34,15 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<start_child_atom, child_spec>::with<caf::actor>,
   // simple_one_for_one: starts a child from the template with these args.
   caf::replies_to<start_child_atom, caf::message>::with<caf::actor>,
+  // simple_one_for_one with a temporary template: takes over a child that
+  // the caller spawned itself (monitors it, stops it on shutdown). Meant as a
+  // one-way message (anon_send) on a hot path such as accepting connections;
+  // a request gets ok, or invalid_state (wrong strategy, not temporary, no
+  // actor, shutting down: then the child is adopted and stopped) or
+  // duplicate_child. A child that already exited is adopted and reported as
+  // exited at once. The vector form adopts each and answers the first error.
+  caf::replies_to<adopt_child_atom, caf::actor>::with<caf::ok_atom>,
+  caf::replies_to<adopt_child_atom, std::vector<caf::actor>>::with<caf::ok_atom>,
   // Stops a child by id (its spec stays unless temporary).
   caf::replies_to<terminate_child_atom, std::string>::with<caf::ok_atom>,
   // Stops a child by actor (how simple_one_for_one children are addressed).

@@ -44,6 +44,12 @@ struct supervisor_spec {
   /// Receive every supervisor_event from the start, including the starts of
   /// the initial children (a later `subscribe` would miss those).
   std::vector<caf::actor> subscribers;
+  /// Run on the middleman's I/O (multiplexer) thread instead of the
+  /// scheduler. For a supervisor of brokers (a TCP service's connections):
+  /// adopting a child and learning of its exit then cost no thread hop. Its
+  /// start functions share the thread with every socket: they must be quick.
+  /// Needs the middleman loaded (else invalid_configuration).
+  bool io_thread = false;
 };
 
 /// Validates flags and every child spec: a non-positive period, duplicate
