@@ -7,10 +7,15 @@
 // idle (open N connections, echo one message each, print READY, hold them
 // until stdin reaches EOF or --hold seconds pass; stdin is only watched when
 // it is a pipe, tty or socket, so `< /dev/null` or `&` leave just --hold).
+// --tls (all modes but idle) speaks TLS instead (OpenSSL, default version:
+// 1.3): streams handshake first; connect becomes connect, full handshake,
+// one 64 B echo, close_notify, RST close, repeat.
 // Prints one line at the end:
 //   RESULT mode=<m> msgs_per_s=<x> mb_per_s=<y> connects_per_s=<z> errors=<n>
+// (with --tls, ` tls_handshakes=<total of the whole run>` follows).
 // Every echoed byte is checked against what was sent.
 #include "bench_util.hpp"
+#include "tls_client.hpp"
 
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -47,11 +52,13 @@ struct Options {
   double duration = 5;  // whole run, warm-up included (idle: bounds the set-up)
   double warmup = 0.5;
   double hold = -1;     // idle: seconds to hold after READY (-1: 60, or stdin EOF)
+  bool tls = false;
 };
 
 struct Result {
   double msgs_per_s = 0, mb_per_s = 0, connects_per_s = 0;
   uint64_t errors = 0;
+  uint64_t tls_handshakes = 0;
 };
 
 // The byte stream every connection sends: pattern[(offset + seed) % kPatternLen].
@@ -121,6 +128,7 @@ struct Stream {
   bool bad_msg = false;      // the message being received has a wrong byte
   uint64_t sent = 0, received = 0;
   uint64_t limit = UINT64_MAX; // total bytes to send (idle: one message)
+  bench::TlsSession tls;       // --tls only
 };
 
 class StreamDriver {
@@ -129,6 +137,7 @@ public:
 
   uint64_t errors = 0;
   uint64_t echoed = 0; // all streams, bytes
+  uint64_t handshakes = 0;
 
   // Sends until `depth` messages are in flight. False if the stream broke.
   bool pump_writes(Stream& s) const {
@@ -136,12 +145,13 @@ public:
     while (s.sent < target) {
       size_t off = (s.sent + s.seed) % kPatternLen;
       size_t n = static_cast<size_t>(std::min<uint64_t>(target - s.sent, kChunk));
-      ssize_t w = send(s.fd, &g_pattern[off], n, MSG_NOSIGNAL);
+      ssize_t w = s.tls ? s.tls.send(&g_pattern[off], n)
+                        : send(s.fd, &g_pattern[off], n, MSG_NOSIGNAL);
       if (w < 0)
         return errno == EAGAIN || errno == EINTR;
       s.sent += static_cast<uint64_t>(w);
-      if (static_cast<size_t>(w) < n)
-        return true; // socket full: EPOLLOUT comes back
+      if (!s.tls && static_cast<size_t>(w) < n)
+        return true; // socket full: EPOLLOUT comes back (TLS: a record was sent, go on)
     }
     return true;
   }
@@ -150,12 +160,13 @@ public:
   bool drain_reads(Stream& s) {
     unsigned char buf[kChunk];
     for (;;) {
-      ssize_t n = recv(s.fd, buf, sizeof buf, 0);
+      ssize_t n = s.tls ? s.tls.recv(buf, sizeof buf) : recv(s.fd, buf, sizeof buf, 0);
       if (n > 0) {
         verify(s, buf, static_cast<size_t>(n));
         // A short read emptied the socket; new data brings a new edge, so
-        // the EAGAIN round trip would be a wasted syscall.
-        if (static_cast<size_t>(n) < sizeof buf)
+        // the EAGAIN round trip would be a wasted syscall. (Not so for TLS:
+        // a read returns one record, however much the socket holds.)
+        if (!s.tls && static_cast<size_t>(n) < sizeof buf)
           return true;
         continue;
       }
@@ -173,6 +184,12 @@ public:
       if (!(events & EPOLLOUT) || connect_failed(s.fd))
         return false;
       s.connected = true;
+    }
+    if (s.tls && !s.tls.established()) {
+      auto step = s.tls.handshake();
+      if (step != bench::TlsStep::done)
+        return step == bench::TlsStep::again;
+      ++handshakes;
     }
     if (!drain_reads(s))
       return false;
@@ -239,6 +256,7 @@ struct Window {
 struct WorkerOut {
   double rate = 0; // bytes/s (streams) or connects/s
   uint64_t errors = 0;
+  uint64_t tls_handshakes = 0; // whole run, warm-up included
 };
 
 // pipeline / bulk / rr: `conns` streams on this thread's own epoll.
@@ -252,7 +270,8 @@ WorkerOut run_streams(const Options& o, const sockaddr_storage& addr, socklen_t 
     Stream& s = streams[i];
     s.seed = (seed_base + static_cast<uint32_t>(i) * 7919u) % kPatternLen;
     s.fd = start_connect(addr, len, true);
-    if (s.fd >= 0 && watch(epfd, s.fd, tag(static_cast<uint32_t>(i), 0))) {
+    if (s.fd >= 0 && (!o.tls || s.tls.start(s.fd)) &&
+        watch(epfd, s.fd, tag(static_cast<uint32_t>(i), 0))) {
       ++alive;
       continue;
     }
@@ -270,16 +289,19 @@ WorkerOut run_streams(const Options& o, const sockaddr_storage& addr, socklen_t 
       Stream& s = streams[static_cast<uint32_t>(events[i].data.u64)];
       if (s.fd >= 0 && !driver.on_event(s, events[i].events)) {
         ++driver.errors; // the server closed or reset a stream mid-run
+        s.tls.reset();
         close(s.fd);
         s.fd = -1;
         --alive;
       }
     }
   }
-  WorkerOut out{win.rate(driver.echoed), driver.errors};
-  for (Stream& s : streams)
+  WorkerOut out{win.rate(driver.echoed), driver.errors, driver.handshakes};
+  for (Stream& s : streams) {
+    s.tls.reset();
     if (s.fd >= 0)
       close_with_rst(s.fd);
+  }
   close(epfd);
   return out;
 }
@@ -364,6 +386,117 @@ WorkerOut run_connects(const Options& o, const sockaddr_storage& addr, socklen_t
   return out;
 }
 
+// connect --tls: each slot connects, runs a full handshake, echoes one 64 B
+// message, sends close_notify, closes with RST, repeats.
+WorkerOut run_tls_connects(const Options& o, const sockaddr_storage& addr, socklen_t len,
+                           int slots_n) {
+  constexpr size_t kMsg = 64;
+  enum class Phase { connecting, handshaking, echoing };
+  struct Slot {
+    int fd = -1;
+    uint32_t gen = 0;
+    Phase phase = Phase::connecting;
+    bench::TlsSession tls;
+    size_t off = 0, sent = 0, got = 0;
+    Clock::time_point retry_at{};
+  };
+  std::vector<Slot> slots(static_cast<size_t>(slots_n));
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  uint64_t done = 0, errors = 0, handshakes = 0, addr_busy = 0;
+
+  auto open_slot = [&](uint32_t i) {
+    Slot& s = slots[i];
+    s.gen++;
+    s.phase = Phase::connecting;
+    s.off = (done * 131 + i * 7919u) % kPatternLen; // a different message each time
+    s.sent = s.got = 0;
+    s.fd = start_connect(addr, len, true);
+    if (s.fd >= 0 && s.tls.start(s.fd) && watch(epfd, s.fd, tag(i, s.gen)))
+      return;
+    ++errors;
+    addr_busy += s.fd == -EADDRNOTAVAIL ? 1 : 0;
+    s.tls.reset();
+    if (s.fd >= 0)
+      close(s.fd);
+    s.fd = -1;
+    s.retry_at = Clock::now() + std::chrono::milliseconds(10); // back off, do not spin
+  };
+  auto recycle = [&](uint32_t i, bool ok) {
+    Slot& s = slots[i];
+    if (ok)
+      s.tls.close_notify();
+    s.tls.reset();
+    close(s.fd); // RST, SO_LINGER was set at connect
+    s.fd = -1;
+    (ok ? done : errors)++;
+    open_slot(i);
+  };
+  // Moves a slot as far as its socket allows; false if it failed.
+  auto advance = [&](Slot& s, uint32_t ev) {
+    if (s.phase == Phase::connecting) {
+      if ((ev & (EPOLLERR | EPOLLHUP)) || connect_failed(s.fd))
+        return false;
+      s.phase = Phase::handshaking;
+    }
+    if (s.phase == Phase::handshaking) {
+      auto step = s.tls.handshake();
+      if (step != bench::TlsStep::done)
+        return step == bench::TlsStep::again;
+      ++handshakes;
+      s.phase = Phase::echoing;
+    }
+    while (s.sent < kMsg) {
+      ssize_t w = s.tls.send(&g_pattern[s.off + s.sent], kMsg - s.sent);
+      if (w < 0)
+        return errno == EAGAIN;
+      s.sent += static_cast<size_t>(w);
+    }
+    unsigned char buf[kMsg];
+    while (s.got < kMsg) {
+      ssize_t r = s.tls.recv(buf, kMsg - s.got);
+      if (r <= 0)
+        return r < 0 && errno == EAGAIN;
+      if (std::memcmp(buf, &g_pattern[s.off + s.got], static_cast<size_t>(r)) != 0)
+        return false;
+      s.got += static_cast<size_t>(r);
+    }
+    return true;
+  };
+
+  for (uint32_t i = 0; i < slots.size(); ++i)
+    open_slot(i);
+  Window win(o.duration, o.warmup);
+  std::vector<epoll_event> events(256);
+  while (win.tick(done)) {
+    int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), std::min(ms_until(win.end), 10));
+    for (int k = 0; k < n; ++k) {
+      uint32_t i = static_cast<uint32_t>(events[k].data.u64);
+      Slot& s = slots[i];
+      if (s.fd < 0 || s.gen != static_cast<uint32_t>(events[k].data.u64 >> 32))
+        continue; // event of an earlier connection of this slot
+      if (!advance(s, events[k].events))
+        recycle(i, false);
+      else if (s.got == kMsg)
+        recycle(i, true);
+    }
+    auto now = Clock::now();
+    for (uint32_t i = 0; i < slots.size(); ++i)
+      if (slots[i].fd < 0 && now >= slots[i].retry_at)
+        open_slot(i);
+  }
+  WorkerOut out{win.rate(done), errors, handshakes};
+  for (Slot& s : slots) {
+    s.tls.reset();
+    if (s.fd >= 0)
+      close(s.fd);
+  }
+  close(epfd);
+  if (addr_busy > 0)
+    std::fprintf(stderr, "loadgen: %llu connects failed with EADDRNOTAVAIL (ports exhausted)\n",
+                 static_cast<unsigned long long>(addr_busy));
+  return out;
+}
+
 // Splits `total` connections over the threads and sums what they measured.
 template <class Fn>
 WorkerOut run_threads(int threads, int total, Fn fn) {
@@ -379,6 +512,7 @@ WorkerOut run_threads(int threads, int total, Fn fn) {
     pool[static_cast<size_t>(t)].join();
     sum.rate += outs[static_cast<size_t>(t)].rate;
     sum.errors += outs[static_cast<size_t>(t)].errors;
+    sum.tls_handshakes += outs[static_cast<size_t>(t)].tls_handshakes;
   }
   return sum;
 }
@@ -494,18 +628,22 @@ uint64_t run_idle(const Options& o, const sockaddr_storage& addr, socklen_t len)
                "usage: ghostnet-loadgen --port P [--host 127.0.0.1|::1]\n"
                "  [--mode pipeline|bulk|rr|connect|idle] [--conns N] [--size BYTES]\n"
                "  [--depth N] [--concurrency N] [--duration S] [--warmup S]\n"
-               "  [--threads N] [--batch N] [--hold S]\n",
+               "  [--threads N] [--batch N] [--hold S] [--tls]\n",
                why);
   std::exit(2);
 }
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
     std::string key = argv[i];
+    if (key == "--tls") {
+      o.tls = true;
+      continue;
+    }
     if (i + 1 >= argc)
       usage(("missing value for " + key).c_str());
-    std::string v = argv[i + 1];
+    std::string v = argv[++i];
     if (key == "--host") o.host = v;
     else if (key == "--port") o.port = std::atoi(v.c_str());
     else if (key == "--mode") o.mode = v;
@@ -530,6 +668,8 @@ Options parse_options(int argc, char** argv) {
   if (o.port <= 0 || o.port > 65535) usage("--port is required");
   if (o.conns < 1 || o.size < 1 || o.depth < 1 || o.concurrency < 1 || o.batch < 1)
     usage("counts and sizes must be positive");
+  if (o.tls && o.mode == "idle")
+    usage("--tls does not apply to idle");
   return o;
 }
 
@@ -566,20 +706,25 @@ int main(int argc, char** argv) {
     else
       r.msgs_per_s = msgs;
     r.errors = w.errors;
+    r.tls_handshakes = w.tls_handshakes;
   } else if (o.mode == "connect") {
     WorkerOut w = run_threads(o.threads, o.concurrency, [&](int share, int) {
-      return run_connects(o, addr, len, share);
+      return o.tls ? run_tls_connects(o, addr, len, share) : run_connects(o, addr, len, share);
     });
     r.connects_per_s = w.rate;
     r.errors = w.errors;
+    r.tls_handshakes = w.tls_handshakes;
   } else if (o.mode == "idle") {
     r.errors = run_idle(o, addr, len);
   } else {
     usage("unknown --mode");
   }
-  std::printf("RESULT mode=%s msgs_per_s=%s mb_per_s=%s connects_per_s=%s errors=%llu\n",
+  std::printf("RESULT mode=%s msgs_per_s=%s mb_per_s=%s connects_per_s=%s errors=%llu",
               o.mode.c_str(), figure(r.msgs_per_s, 1).c_str(), figure(r.mb_per_s, 2).c_str(),
               figure(r.connects_per_s, 1).c_str(), static_cast<unsigned long long>(r.errors));
+  if (o.tls)
+    std::printf(" tls_handshakes=%llu", static_cast<unsigned long long>(r.tls_handshakes));
+  std::printf("\n");
   std::fflush(stdout);
   return 0;
 }

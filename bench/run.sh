@@ -6,9 +6,17 @@
 # standing for the ready-file path). Each is pinned to CPU 0, the load
 # generator to CPU 1, and driven over 127.0.0.1 only.
 #
+# TLS rows: asio is bench-asio-tls-echo, ghostnet the node's TLS echo service
+# (ready-file key "tls-echo"), both with a throwaway EC P-256 certificate made
+# here. $GHOSTNET_TLS_SERVER_CMD replaces the node's command (`{cert}` and
+# `{key}` stand for the certificate and key files, `{ready}` as above;
+# default: $GHOSTNET_SERVER_CMD if set), $GHOSTNET_TLS_READY_KEY the key
+# ("tls-echo"). A ghostnet without that endpoint gets n/a.
+#
 # Environment: BENCH_DURATION (s per run, 5), BENCH_REPEAT (runs per figure,
 # median taken, 1), BENCH_IDLE_CONNS (10000), BENCH_IDLE_SETUP (s allowed to
-# open them, 30), BENCH_READY_TIMEOUT (s to wait for a ready file, 20).
+# open them, 30), BENCH_READY_TIMEOUT (s to wait for a ready file, 20),
+# BENCH_ONLY (plain: without the TLS rows; tls: only them; default both).
 #
 # Prints a markdown table on stdout; progress and notes go to stderr.
 set -euo pipefail
@@ -19,6 +27,7 @@ REPEAT=${BENCH_REPEAT:-1}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 IDLE_SETUP=${BENCH_IDLE_SETUP:-30}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-20}
+ONLY=${BENCH_ONLY:-}
 
 note() { echo "bench: $*" >&2; }
 die() { note "$*"; exit 1; }
@@ -28,6 +37,10 @@ add() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 [[ $DURATION =~ ^[0-9]+([.][0-9]+)?$ ]] || die "BENCH_DURATION must be a number of seconds"
 [[ "$IDLE_CONNS $IDLE_SETUP $READY_TIMEOUT" =~ ^[1-9][0-9]*\ [1-9][0-9]*\ [1-9][0-9]*$ ]] ||
   die "BENCH_IDLE_CONNS, BENCH_IDLE_SETUP and BENCH_READY_TIMEOUT must be positive integers"
+[[ $ONLY =~ ^(|plain|tls)$ ]] || die "BENCH_ONLY must be plain or tls (or empty for both)"
+RUN_PLAIN=1 RUN_TLS=1 # non-empty: run those rows
+if [[ $ONLY == tls ]]; then RUN_PLAIN=""; fi
+if [[ $ONLY == plain ]]; then RUN_TLS=""; fi
 
 # The bench programs live in BUILD_DIR/bench (whole-project tree) or directly
 # in BUILD_DIR (bench/ configured on its own).
@@ -59,6 +72,7 @@ else
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ghostnet-bench.XXXXXX")
+TLS_CERT="$WORK/tls.crt" TLS_KEY="$WORK/tls.key" # made when the TLS rows run
 SERVER_PID=""
 IDLE_PID=""
 
@@ -99,11 +113,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start_server NAME COMMAND — COMMAND is a shell string with `{ready}` in it.
-# Sets SERVER_PID, HOST and PORT; returns 1 if no ready file came in time.
+# start_server NAME COMMAND [KEY] — COMMAND is a shell string with `{ready}`
+# in it (and `{cert}`, `{key}` for TLS servers); KEY names the endpoint in
+# the ready file ("echo"). Sets SERVER_PID, HOST and PORT; returns 1 if no
+# ready file came in time or it has no loopback endpoint under KEY.
 start_server() {
-  local name=$1 cmd=$2 ready="$WORK/$1.ready" endpoint
+  local name=$1 cmd=$2 key=${3:-echo} ready="$WORK/$1.ready" endpoint
   cmd=${cmd//\{ready\}/$(printf '%q' "$ready")}
+  cmd=${cmd//\{cert\}/$(printf '%q' "$TLS_CERT")}
+  cmd=${cmd//\{key\}/$(printf '%q' "$TLS_KEY")}
   rm -f "$ready"
   # exec keeps the PID the server's own, for /proc/PID/status.
   "${PIN_SERVER[@]}" bash -c "exec $cmd" </dev/null >>"$WORK/$name.log" 2>&1 &
@@ -118,11 +136,11 @@ start_server() {
     stop_server "$name"
     return 1
   fi
-  endpoint=$(sed -n 's/.*"echo"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$ready")
+  endpoint=$(sed -n "s/.*\"$key\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$ready")
   PORT=${endpoint##*:}
   HOST=${endpoint%:*} HOST=${HOST#\[} HOST=${HOST%\]}
   if [[ ! $PORT =~ ^[0-9]+$ || ! $HOST =~ ^(127\.0\.0\.1|::1)$ ]]; then
-    note "$name: ready file does not name a loopback endpoint: $(cat "$ready")"
+    note "$name: ready file has no loopback endpoint \"$key\": $(cat "$ready")"
     stop_server "$name"
     return 1
   fi
@@ -137,6 +155,20 @@ stop_server() {
 
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
+# User + system CPU time of the running server so far, in clock ticks (the
+# fields after the command name of /proc/PID/stat: utime is the 12th).
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+server_cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$SERVER_PID/stat" 2>/dev/null; }
+
+# cpu_per_handshake TICKS_BEFORE — the server's CPU microseconds per TLS
+# handshake of the last load run (LINE; the whole run, warm-up included).
+cpu_per_handshake() {
+  local after handshakes
+  after=$(server_cpu_ticks) handshakes=$(field tls_handshakes "$LINE")
+  awk -v a="${after:-x}" -v b="$1" -v hz="$CLK_TCK" -v n="${handshakes:-0}" \
+    'BEGIN { if (a ~ /^[0-9]+$/ && n > 0) printf "%.1f", (a - b) * 1e6 / hz / n; else print "fail" }'
+}
+
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 median() {
@@ -146,8 +178,9 @@ median() {
 }
 
 # load NAME FIELD MODE ARGS... — one loadgen run; sets VALUE to FIELD of its
-# RESULT line (or "fail") and adds its errors to ERRORS[NAME]. (No $(...)
-# around these functions: ERRORS and IDLE_PID must reach this shell.)
+# RESULT line (or "fail"), LINE to that line, and adds its errors to
+# ERRORS[NAME]. (No $(...) around these functions: ERRORS and IDLE_PID must
+# reach this shell.)
 declare -A ERRORS=() RESULTS=()
 load() {
   local name=$1 key=$2 mode=$3 out line
@@ -155,7 +188,7 @@ load() {
   out=$(timeout -k 5 "$(add "$DURATION" 30)" "${PIN_LOAD[@]}" "$LOADGEN" --host "$HOST" \
     --port "$PORT" --mode "$mode" --duration "$DURATION" "$@" 2>>"$WORK/loadgen.log") || true
   line=$(grep '^RESULT ' <<<"$out" | tail -n 1 || true)
-  VALUE=fail
+  LINE=$line VALUE=fail
   if [[ -z $line ]]; then
     note "$name: $mode run failed"
     return
@@ -201,15 +234,20 @@ measure_idle() {
   VALUE=$(awk -v a="$after" -v b="$before" -v n="$((IDLE_CONNS - errors))" 'BEGIN { printf "%.1f", (a - b) / n }')
 }
 
-METRICS=(pipeline bulk rr connect idle)
+PLAIN_METRICS=(pipeline bulk rr connect idle)
+TLS_METRICS=(tls_connect tls_cpu tls_bulk)
 declare -A LABEL=(
   [pipeline]="64 B pipelined msg/s (50 conns x depth 16)"
   [bulk]="16 KiB bulk MB/s (4 conns x depth 4)"
   [rr]="64 B request/response msg/s (50 conns)"
   [connect]="connects/s (50 concurrent)"
   [idle]="bytes per idle conn ($IDLE_CONNS conns, lower is better)"
+  [tls_connect]="TLS handshakes/s (50 concurrent, full TLS 1.3 + 64 B echo)"
+  [tls_cpu]="TLS server CPU us per handshake (lower is better)"
+  [tls_bulk]="TLS 16 KiB MB/s (4 conns x depth 4)"
 )
-declare -A FORMAT=([pipeline]=%.0f [bulk]=%.1f [rr]=%.0f [connect]=%.0f [idle]=%.0f)
+declare -A FORMAT=([pipeline]=%.0f [bulk]=%.1f [rr]=%.0f [connect]=%.0f [idle]=%.0f
+  [tls_connect]=%.0f [tls_cpu]=%.0f [tls_bulk]=%.1f)
 
 # bench_server NAME COMMAND — every metric for one server, into RESULTS.
 bench_server() {
@@ -239,37 +277,102 @@ bench_server() {
     runs[idle]+=" $VALUE"
     stop_server "$name"
   done
-  for m in "${METRICS[@]}"; do
+  for m in "${PLAIN_METRICS[@]}"; do
+    # shellcheck disable=SC2086 # the runs are a space-separated list
+    RESULTS[$name:$m]=$(median ${runs[$m]:-})
+  done
+}
+
+# bench_tls_server NAME COMMAND KEY — the TLS metrics for one server (its
+# endpoint is KEY in the ready file), into RESULTS.
+bench_tls_server() {
+  local name=$1 cmd=$2 key=$3 rep m ticks
+  declare -A runs=()
+  note "$name: TLS runs (${DURATION}s x $REPEAT)"
+  start_server "$name-tls" "$cmd" "$key" || return 0 # reported as n/a
+  for ((rep = 0; rep < REPEAT; rep++)); do
+    ticks=$(server_cpu_ticks)
+    load "$name" connects_per_s connect --tls --concurrency 50
+    runs[tls_connect]+=" $VALUE"
+    runs[tls_cpu]+=" $(cpu_per_handshake "$ticks")"
+    load "$name" mb_per_s bulk --tls --conns 4 --size 16384 --depth 4
+    runs[tls_bulk]+=" $VALUE"
+  done
+  stop_server "$name-tls"
+  for m in "${TLS_METRICS[@]}"; do
     # shellcheck disable=SC2086 # the runs are a space-separated list
     RESULTS[$name:$m]=$(median ${runs[$m]:-})
   done
 }
 
 SERVERS=()
-if EPOLL=$(find_program bench-epoll-echo); then
-  SERVERS+=(epoll)
-  bench_server epoll "$(printf '%q' "$EPOLL") --host 127.0.0.1 --port 0 --ready-file {ready}"
-else
-  note "bench-epoll-echo not built; skipping epoll"
-fi
-if ASIO=$(find_program bench-asio-echo); then
-  SERVERS+=(asio)
-  bench_server asio "$(printf '%q' "$ASIO") --host 127.0.0.1 --port 0 --ready-file {ready}"
-else
-  note "bench-asio-echo not built (libasio-dev missing?); skipping asio"
-fi
+add_column() { [[ " ${SERVERS[*]} " == *" $1 "* ]] || SERVERS+=("$1"); }
+
 GHOSTNET_CMD=${GHOSTNET_SERVER_CMD:-}
-if [[ -z $GHOSTNET_CMD && -x $BUILD_DIR/samples/ghostnet-node ]]; then
-  GHOSTNET_CMD="$(printf '%q' "$BUILD_DIR/samples/ghostnet-node") --host=127.0.0.1 --echo.port=0 --scheduler-threads=1 --log-level=warn --ready-file={ready}"
+NODE=$BUILD_DIR/samples/ghostnet-node
+# Every service on a free port; what the node makes itself goes to $WORK.
+NODE_ARGS="--host=127.0.0.1 --echo.port=0 --tls-echo.port=0 --data-dir=$(printf '%q' "$WORK/node-data") --scheduler-threads=1 --log-level=warn --ready-file={ready}"
+if [[ -z $GHOSTNET_CMD && -x $NODE ]]; then
+  GHOSTNET_CMD="$(printf '%q' "$NODE") $NODE_ARGS"
 fi
-if [[ -z $GHOSTNET_CMD ]]; then
-  note "$BUILD_DIR/samples/ghostnet-node not found and GHOSTNET_SERVER_CMD unset; skipping ghostnet"
-elif [[ $GHOSTNET_CMD != *"{ready}"* ]]; then
-  note "GHOSTNET_SERVER_CMD has no {ready} placeholder; skipping ghostnet"
-else
-  SERVERS+=(ghostnet)
-  bench_server ghostnet "$GHOSTNET_CMD"
+ghostnet_usable() { # COMMAND VARIABLE — notes why ghostnet is skipped
+  if [[ -z $1 ]]; then
+    note "$NODE not found and $2 unset; skipping ghostnet"
+  elif [[ $1 != *"{ready}"* ]]; then
+    note "$2 has no {ready} placeholder; skipping ghostnet"
+  else
+    return 0
+  fi
+  return 1
+}
+
+if [[ -n $RUN_PLAIN ]]; then
+  if EPOLL=$(find_program bench-epoll-echo); then
+    add_column epoll
+    bench_server epoll "$(printf '%q' "$EPOLL") --host 127.0.0.1 --port 0 --ready-file {ready}"
+  else
+    note "bench-epoll-echo not built; skipping epoll"
+  fi
+  if ASIO=$(find_program bench-asio-echo); then
+    add_column asio
+    bench_server asio "$(printf '%q' "$ASIO") --host 127.0.0.1 --port 0 --ready-file {ready}"
+  else
+    note "bench-asio-echo not built (libasio-dev missing?); skipping asio"
+  fi
+  if ghostnet_usable "$GHOSTNET_CMD" GHOSTNET_SERVER_CMD; then
+    add_column ghostnet
+    bench_server ghostnet "$GHOSTNET_CMD"
+  fi
 fi
+
+if [[ -n $RUN_TLS ]]; then
+  # A throwaway certificate, shared by both TLS servers.
+  if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -keyout "$TLS_KEY" -out "$TLS_CERT" >"$WORK/openssl.log" 2>&1; then
+    note "openssl req failed (openssl missing?); skipping the TLS rows"
+    RUN_TLS=""
+  fi
+fi
+if [[ -n $RUN_TLS ]]; then
+  if ASIO_TLS=$(find_program bench-asio-tls-echo); then
+    add_column asio
+    bench_tls_server asio "$(printf '%q' "$ASIO_TLS") --cert {cert} --key {key} --host 127.0.0.1 --port 0 --ready-file {ready}" echo
+  else
+    note "bench-asio-tls-echo not built (libasio-dev missing?); skipping asio TLS"
+  fi
+  GHOSTNET_TLS_CMD=${GHOSTNET_TLS_SERVER_CMD:-${GHOSTNET_SERVER_CMD:-}}
+  if [[ -z $GHOSTNET_TLS_CMD && -x $NODE ]]; then
+    GHOSTNET_TLS_CMD="$(printf '%q' "$NODE") $NODE_ARGS --tls-echo.certificate={cert} --tls-echo.private-key={key}"
+  fi
+  if ghostnet_usable "$GHOSTNET_TLS_CMD" GHOSTNET_TLS_SERVER_CMD; then
+    add_column ghostnet
+    bench_tls_server ghostnet "$GHOSTNET_TLS_CMD" "${GHOSTNET_TLS_READY_KEY:-tls-echo}"
+  fi
+fi
+
+METRICS=()
+if [[ -n $RUN_PLAIN ]]; then METRICS+=("${PLAIN_METRICS[@]}"); fi
+if [[ -n $RUN_TLS ]]; then METRICS+=("${TLS_METRICS[@]}"); fi
 
 cell() { # FORMAT VALUE
   # shellcheck disable=SC2059 # FORMAT comes from the table above
@@ -294,3 +397,9 @@ done
 row="| errors (all runs) |"
 for s in "${SERVERS[@]}"; do row+=" ${ERRORS[$s]:-0} |"; done
 echo "$row |"
+if [[ -n $RUN_TLS ]]; then
+  echo
+  echo "TLS rows: asio is bench-asio-tls-echo (asio::ssl); EC P-256 certificate; the" \
+    "loadgen verifies nothing and resumes nothing (every handshake is a full one)." \
+    "Server CPU per handshake: its user + system time over the handshake runs."
+fi

@@ -1,8 +1,14 @@
 // ghostnet-node: the demo node of `make run`. A root supervisor owns a TCP
-// echo service; later issues add TLS, HTTP/WebSocket and the dashboard.
+// echo service and a TLS echo service; later issues add HTTP/WebSocket and
+// the dashboard.
 //
-//   ghostnet-node [--config-file=node.ini] [--echo.port=7007] [--ready-file=F]
+//   ghostnet-node [--config-file=node.ini] [--echo.port=7007]
+//                 [--tls-echo.port=7443] [--data-dir=D] [--ready-file=F]
 //   GHOSTNET_ECHO_PORT=0 ghostnet-node
+//
+// The TLS echo uses --tls-echo.certificate / --tls-echo.private-key, or, if
+// neither is given, a self-signed certificate for localhost that it makes in
+// <data-dir>/tls on first run (and says so in the log).
 //
 // Ctrl-C (SIGINT) or SIGTERM: the listener stops accepting, connections
 // finish what was sent to them, the node exits 0. A second signal: at once.
@@ -15,6 +21,8 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/node.hpp"
 #include "ghostnet/transports/tcp_service.hpp"
+#include "ghostnet/transports/tls_context.hpp"
+#include "ghostnet/transports/tls_self_signed.hpp"
 
 namespace tp = ghostnet::transports;
 using ghostnet::setting_type;
@@ -37,6 +45,21 @@ caf::error declare_settings(ghostnet::node_options_parser& parser) {
     {"echo.idle-timeout", "0s", "close echo connections idle this long (0s: never)",
      setting_type::duration},
     {"echo.framing", "raw", "raw | line | length_prefixed", setting_type::string},
+    {"tls-echo.port", "7443", "TLS echo service port (0: any free port)",
+     setting_type::uint16},
+    {"tls-echo.max-connections", "10000", "open TLS echo connections at most",
+     setting_type::uint64},
+    {"tls-echo.certificate", "",
+     "PEM certificate chain; empty: a self-signed one in <data-dir>/tls",
+     setting_type::string},
+    {"tls-echo.private-key", "", "PEM private key of the certificate",
+     setting_type::string},
+    {"tls-echo.handshake-timeout", "10s",
+     "close TLS connections whose handshake takes longer",
+     setting_type::duration},
+    {"data-dir", "ghostnet-data",
+     "where the node keeps what it makes itself (certificates)",
+     setting_type::string},
   };
   for (auto& d : decls)
     if (auto err = parser.declare(d.key, d.value, d.help, d.type))
@@ -67,6 +90,61 @@ echo_options(const ghostnet::node_options& opts) {
   return echo;
 }
 
+/// The certificate files of the TLS echo: configured, or self-signed.
+caf::expected<std::pair<std::string, std::string>>
+tls_echo_certificate(const ghostnet::node_options& opts) {
+  auto cert = opts.get_string("tls-echo.certificate");
+  auto key = opts.get_string("tls-echo.private-key");
+  auto dir = opts.get_string("data-dir");
+  if (!cert || !key || !dir)
+    return !cert ? cert.error() : !key ? key.error() : dir.error();
+  if (!cert->empty() || !key->empty()) {
+    if (cert->empty() || key->empty())
+      return ghostnet::make_error(
+        ghostnet::errc::invalid_configuration, "validate settings", "", 0,
+        "tls-echo.certificate and tls-echo.private-key go together");
+    return std::make_pair(*cert, *key);
+  }
+  tp::self_signed_options so;
+  so.directory = *dir + "/tls";
+  auto files = tp::ensure_self_signed_certificate(so);
+  if (!files)
+    return files.error();
+  ghostnet::log::info("node", files->generated ? "self_signed_certificate_created"
+                                               : "self_signed_certificate_reused",
+                      {ghostnet::log::kv("certificate", files->certificate_chain_file),
+                       ghostnet::log::kv("private_key", files->private_key_file)});
+  return std::make_pair(files->certificate_chain_file, files->private_key_file);
+}
+
+caf::expected<tp::tcp_service_options>
+tls_echo_options(const ghostnet::node_options& opts) {
+  auto port = opts.get_uint16("tls-echo.port");
+  auto max_conns = opts.get_uint64("tls-echo.max-connections");
+  auto handshake = opts.get_duration("tls-echo.handshake-timeout");
+  if (!port || !max_conns || !handshake)
+    return !port ? port.error() : !max_conns ? max_conns.error() : handshake.error();
+  auto files = tls_echo_certificate(opts);
+  if (!files)
+    return files.error();
+  tp::tls_options tls;
+  tls.role = tp::tls_role::server;
+  tls.certificate_chain_file = files->first;
+  tls.private_key_file = files->second;
+  auto ctx = tp::make_tls_context(tls);
+  if (!ctx)
+    return ctx.error();
+  tp::tcp_service_options echo;
+  echo.name = "tls-echo";
+  echo.handler = tp::echo_handler();
+  echo.listener.bind = tp::endpoint{opts.host, *port};
+  echo.listener.max_connections = *max_conns;
+  echo.listener.connection.tls.context
+    = std::make_shared<tp::tls_context_holder>(std::move(*ctx));
+  echo.listener.connection.tls.handshake_timeout = *handshake;
+  return echo;
+}
+
 } // namespace
 
 int main(int argc, char** argv, char** envp) {
@@ -84,24 +162,32 @@ int main(int argc, char** argv, char** envp) {
     std::cout << parser.help_text(argv[0]);
     return 0;
   }
-  auto echo = echo_options(*opts);
-  if (!echo) {
-    std::cerr << "ghostnet-node: " << ghostnet::describe(echo.error()) << "\n";
-    return 2;
+  ghostnet::node node{*opts}; // logging is set up from here on
+  std::vector<tp::tcp_service_options> services;
+  for (auto make : {echo_options, tls_echo_options}) {
+    auto svc = make(*opts);
+    if (!svc) {
+      std::cerr << "ghostnet-node: " << ghostnet::describe(svc.error()) << "\n";
+      return 2;
+    }
+    services.push_back(std::move(*svc));
   }
-  ghostnet::node node{*opts};
   std::mutex mtx;
   std::map<std::string, std::string> bound;
-  echo->on_bound = [&](const tp::endpoint& ep) {
-    std::lock_guard<std::mutex> guard{mtx};
-    bound["echo"] = ep.to_string();
-  };
-  auto echo_spec = tp::tcp_service(*echo);
-  if (!echo_spec) {
-    std::cerr << "ghostnet-node: " << ghostnet::describe(echo_spec.error()) << "\n";
-    return 2;
+  std::vector<ghostnet::supervision::child_spec> specs;
+  for (auto& svc : services) {
+    svc.on_bound = [&mtx, &bound, name = svc.name](const tp::endpoint& ep) {
+      std::lock_guard<std::mutex> guard{mtx};
+      bound[name] = ep.to_string();
+    };
+    auto spec = tp::tcp_service(svc);
+    if (!spec) {
+      std::cerr << "ghostnet-node: " << ghostnet::describe(spec.error()) << "\n";
+      return 2;
+    }
+    specs.push_back(std::move(*spec));
   }
-  if (auto err = node.start({*echo_spec})) {
+  if (auto err = node.start(specs)) {
     std::cerr << "ghostnet-node: " << ghostnet::describe(err) << "\n";
     return 1;
   }

@@ -1,5 +1,6 @@
-// ghostnet-node as a process: ready file, echo over TCP with a real peer,
-// configuration from flags and environment, bad input, SIGTERM drain.
+// ghostnet-node as a process: ready file, echo over TCP and TLS with real
+// peers (nc, openssl s_client), configuration from flags and environment,
+// bad input, SIGTERM drain.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -92,17 +93,40 @@ std::string temp_path(const char* name) {
   return "/tmp/ghostnet-" + std::to_string(getpid()) + "-" + name;
 }
 
-/// Reads {"echo": "127.0.0.1:PORT"} from the ready file, once it exists.
-ghostnet::transports::endpoint wait_ready(const std::string& path) {
+/// Flags every test passes: the TLS echo on a free port, and a data
+/// directory of the test's own (removed by the destructor).
+struct node_dirs {
+  std::string data = temp_path("data");
+
+  node_dirs() {
+    std::system(("rm -rf '" + data + "'").c_str());
+  }
+
+  ~node_dirs() {
+    std::system(("rm -rf '" + data + "'").c_str());
+  }
+
+  std::vector<std::string> args(std::vector<std::string> more) const {
+    more.push_back("--tls-echo.port=0");
+    more.push_back("--data-dir=" + data);
+    return more;
+  }
+};
+
+/// Reads {"echo": "127.0.0.1:PORT", ...} from the ready file, once it
+/// exists, and returns the address of `service`.
+ghostnet::transports::endpoint wait_ready(const std::string& path,
+                                          const std::string& service = "echo") {
   std::string content;
   BOOST_REQUIRE(eventually([&] {
     std::ifstream in{path};
     std::getline(in, content);
     return content.find('}') != std::string::npos;
   }, std::chrono::seconds(20)));
-  auto start = content.find("\"echo\": \"");
-  BOOST_REQUIRE(start != std::string::npos);
-  start += 9;
+  auto key = "\"" + service + "\": \"";
+  auto start = content.find(key);
+  BOOST_REQUIRE_MESSAGE(start != std::string::npos, content);
+  start += key.size();
   auto end = content.find('"', start);
   auto ep = ghostnet::transports::parse_endpoint(content.substr(start, end - start));
   BOOST_REQUIRE(ep);
@@ -113,7 +137,8 @@ ghostnet::transports::endpoint wait_ready(const std::string& path) {
 
 BOOST_AUTO_TEST_CASE(node_serves_echo_writes_its_ready_file_and_stops_cleanly_on_sigterm) {
   auto ready = temp_path("ready.json");
-  process node{{"--echo.port=0", "--ready-file=" + ready}};
+  node_dirs dirs;
+  process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
   auto ep = wait_ready(ready);
   // netcat as the peer
   auto cmd = "printf 'ping from nc\\n' | timeout 10 nc -N 127.0.0.1 " + std::to_string(ep.port);
@@ -144,7 +169,8 @@ BOOST_AUTO_TEST_CASE(node_serves_echo_writes_its_ready_file_and_stops_cleanly_on
 
 BOOST_AUTO_TEST_CASE(node_takes_its_port_from_the_environment) {
   auto ready = temp_path("ready-env.json");
-  process node{{"--ready-file=" + ready}, {"GHOSTNET_ECHO_PORT=0"}};
+  node_dirs dirs;
+  process node{dirs.args({"--ready-file=" + ready}), {"GHOSTNET_ECHO_PORT=0"}};
   auto ep = wait_ready(ready);
   BOOST_TEST(ep.port != 7007);
   client c{ep};
@@ -161,7 +187,44 @@ BOOST_AUTO_TEST_CASE(bad_configuration_is_refused_with_the_source_named) {
   process unknown{{"--echo.prot=1"}};
   BOOST_TEST(unknown.wait_exit() == 2);
   BOOST_TEST(unknown.output().find("echo.prot") != std::string::npos, unknown.output());
-  process bad_framing{{"--echo.framing=zip", "--echo.port=0"}};
+  node_dirs dirs;
+  process bad_framing{dirs.args({"--echo.framing=zip", "--echo.port=0"})};
   BOOST_TEST(bad_framing.wait_exit() == 2);
   BOOST_TEST(bad_framing.output().find("zip") != std::string::npos, bad_framing.output());
+  // A certificate file that is not there: refused at start, file named.
+  process no_cert{dirs.args({"--echo.port=0", "--tls-echo.certificate=/nonexistent/node.pem",
+                             "--tls-echo.private-key=/nonexistent/node.key"})};
+  BOOST_TEST(no_cert.wait_exit() == 2);
+  BOOST_TEST(no_cert.output().find("/nonexistent/node.pem") != std::string::npos,
+             no_cert.output());
+  process half{dirs.args({"--echo.port=0", "--tls-echo.certificate=/x.pem"})};
+  BOOST_TEST(half.wait_exit() == 2);
+  BOOST_TEST(half.output().find("tls-echo.private-key") != std::string::npos, half.output());
+}
+
+BOOST_AUTO_TEST_CASE(node_serves_tls_echo_with_a_self_signed_certificate_made_on_first_run) {
+  auto ready = temp_path("ready-tls.json");
+  node_dirs dirs;
+  auto cert = dirs.data + "/tls/self-signed.crt";
+  for (auto expected_event : {"self_signed_certificate_created",
+                              "self_signed_certificate_reused"}) {
+    process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
+    auto ep = wait_ready(ready, "tls-echo");
+    // openssl s_client verifies the node with the certificate it made.
+    auto cmd = "(printf 'tls ping\\n'; sleep 1) | timeout 10 openssl s_client -brief"
+               " -connect 127.0.0.1:" + std::to_string(ep.port)
+               + " -servername localhost -verify_return_error -CAfile '" + cert + "' 2>&1";
+    std::string out;
+    if (auto* p = popen(cmd.c_str(), "r")) {
+      char buf[256];
+      while (auto n = fread(buf, 1, sizeof(buf), p))
+        out.append(buf, n);
+      pclose(p);
+    }
+    BOOST_TEST(out.find("Verification: OK") != std::string::npos, out);
+    BOOST_TEST(out.find("tls ping") != std::string::npos, out);
+    ::kill(node.pid, SIGTERM);
+    BOOST_TEST(node.wait_exit() == 0, node.output());
+    BOOST_TEST(node.output().find(expected_event) != std::string::npos, node.output());
+  }
 }
