@@ -3,6 +3,8 @@
 //
 //   ghostnet-pool-bench [--duration=SECONDS] [--rounds=N] [--clients=N]
 //                       [--size=BYTES] [--per-lease=K] [--threads=N]
+//                       [--release=oneway|request] [--pool-wait=SECONDS]
+//                       [--send-wait=SECONDS]
 //
 // An in-process echo service (length-prefixed frames) and `clients` client
 // actors per workload:
@@ -10,10 +12,15 @@
 //   direct_rr        one connection per client: send a frame, await echo.
 //   pool_rr          the same through the pool: acquire, `per-lease`
 //                    request/responses on the lease, release.
-// direct_rr and pool_rr alternate in `rounds` slices (ABBA order) of
-// duration/rounds seconds each, so that load from elsewhere on the machine
-// hits both alike; the ratio is the median of the per-round ratios. Prints
-// one RESULT line per workload and one with the ratio. Every echo is checked.
+// After one warm-up slice each, direct_rr and pool_rr alternate in `rounds`
+// slices (ABBA order) of duration/rounds seconds each, so that load from
+// elsewhere on the machine hits both alike; the ratio is the median of the
+// per-round ratios, cpu_ratio the median ratio of process CPU time per
+// request/response (less sensitive to that load). acquire_release runs last.
+// Both sides use the same clients, connections and send requests; by default
+// the release is one-way and no request has a timeout of its own (see
+// pool_calls). Prints one RESULT line per workload and one with the ratios.
+// Every echo is checked.
 
 #include <algorithm>
 #include <atomic>
@@ -26,6 +33,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <time.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -56,7 +65,35 @@ struct options {
   size_t size = 64;
   int per_lease = 1;
   int threads = 2;
+  bool oneway_release = true; ///< release with send, not request
+  double pool_wait = 0;       ///< own timeout of the requests to the pool
+                              ///< (acquire; release if a request) in
+                              ///< seconds; 0 = none (the pool's deadline)
+  double send_wait = 0;       ///< timeout of each send request (direct and
+                              ///< pooled alike); 0 = none
 };
+
+/// How clients call: the release one-way or as a request, the acquire
+/// request with or without a timeout of its own, and the send requests
+/// (the same on both sides). CAF 0.17.6 never cancels a request's timeout:
+/// each one stays in the clock thread for its full duration and then sends
+/// the requester a stale timeout message, whichever slice is running by
+/// then (a 10 s timeout with 1 s slices lands in the other workload's
+/// slices). So by default no request has a timeout of its own: the pool
+/// answers every acquire by its own deadline, and the driver stops the
+/// bench if a client does not report back.
+struct pool_calls {
+  bool oneway_release = true;
+  caf::duration pool_wait = caf::infinite;
+  caf::duration send_wait = caf::infinite;
+};
+
+caf::duration seconds_or_infinite(double x) {
+  if (x <= 0)
+    return caf::infinite;
+  return caf::duration{
+    std::chrono::milliseconds(static_cast<int64_t>(x * 1000))};
+}
 
 /// The counters of one slice. Clients count until `stop` is set.
 struct slice {
@@ -132,8 +169,9 @@ protected:
 class churn_client final : public client {
 public:
   churn_client(caf::actor_config& cfg, board_ptr b, caf::actor main,
-               pl::pool_actor pool)
-    : client(cfg, std::move(b), std::move(main)), pool_(std::move(pool)) {
+               pl::pool_actor pool, pool_calls calls)
+    : client(cfg, std::move(b), std::move(main)), pool_(std::move(pool)),
+      calls_(calls) {
     // nop
   }
 
@@ -146,10 +184,16 @@ private:
   void start() override {
     if (!going())
       return;
-    request(pool_, 10s, acquire_atom::value)
+    request(pool_, calls_.pool_wait, acquire_atom::value)
       .then(
         [this](pl::lease& l) {
-          request(pool_, 10s, release_atom::value, l.id, true)
+          if (calls_.oneway_release) {
+            send(pool_, release_atom::value, l.id, true);
+            ++slice_->ops;
+            start();
+            return;
+          }
+          request(pool_, calls_.pool_wait, release_atom::value, l.id, true)
             .then(
               [this](caf::ok_atom) {
                 ++slice_->ops;
@@ -161,14 +205,15 @@ private:
   }
 
   pl::pool_actor pool_;
+  pool_calls calls_;
 };
 
 class direct_client final : public client {
 public:
   direct_client(caf::actor_config& cfg, board_ptr b, caf::actor main,
-                tp::endpoint ep, size_t size)
+                tp::endpoint ep, size_t size, pool_calls calls)
     : client(cfg, std::move(b), std::move(main)), ep_(std::move(ep)),
-      payload_(size, 'x') {
+      payload_(size, 'x'), calls_(calls) {
     // nop
   }
 
@@ -205,21 +250,23 @@ private:
   void start() override {
     if (!going())
       return;
-    request(conn_, 10s, send_atom::value, payload_)
+    request(conn_, calls_.send_wait, send_atom::value, payload_)
       .then([](caf::ok_atom) {}, on_error());
   }
 
   tp::endpoint ep_;
   std::vector<char> payload_;
+  pool_calls calls_;
   tp::connection_actor conn_;
 };
 
 class pooled_client final : public client {
 public:
   pooled_client(caf::actor_config& cfg, board_ptr b, caf::actor main,
-                pl::pool_actor pool, size_t size, int per_lease)
+                pl::pool_actor pool, size_t size, int per_lease,
+                pool_calls calls)
     : client(cfg, std::move(b), std::move(main)), pool_(std::move(pool)),
-      payload_(size, 'x'), per_lease_(per_lease) {
+      payload_(size, 'x'), per_lease_(per_lease), calls_(calls) {
     // nop
   }
 
@@ -234,7 +281,12 @@ public:
           send_one();
           return;
         }
-        request(pool_, 10s, release_atom::value, lease_.id, true)
+        if (calls_.oneway_release) {
+          send(pool_, release_atom::value, lease_.id, true);
+          start();
+          return;
+        }
+        request(pool_, calls_.pool_wait, release_atom::value, lease_.id, true)
           .then([this](caf::ok_atom) { start(); }, on_error());
       });
   }
@@ -243,7 +295,7 @@ private:
   void start() override {
     if (!going())
       return;
-    request(pool_, 10s, acquire_atom::value)
+    request(pool_, calls_.pool_wait, acquire_atom::value)
       .then(
         [this](pl::lease& l) {
           lease_ = std::move(l);
@@ -254,13 +306,14 @@ private:
   }
 
   void send_one() {
-    request(lease_.connection, 10s, send_atom::value, payload_)
+    request(lease_.connection, calls_.send_wait, send_atom::value, payload_)
       .then([](caf::ok_atom) {}, on_error());
   }
 
   pl::pool_actor pool_;
   std::vector<char> payload_;
   int per_lease_;
+  pool_calls calls_;
   int left_ = 0;
   pl::lease lease_;
 };
@@ -289,10 +342,17 @@ public:
                      caf::after(10s) >> [] { fail("a client never got ready"); });
   }
 
-  /// Runs `group` for `seconds`; returns operations per second.
-  double run(const std::vector<caf::actor>& group, double seconds) {
+  /// What one slice achieved.
+  struct figures {
+    double ops_per_s = 0;
+    double cpu_us_per_op = 0; ///< CPU time of the whole process per op
+  };
+
+  /// Runs `group` for `seconds`.
+  figures run(const std::vector<caf::actor>& group, double seconds) {
     auto i = board_->slices.size();
     auto& s = board_->slices.emplace_back();
+    auto cpu0 = process_cpu();
     auto t0 = std::chrono::steady_clock::now();
     for (auto& c : group)
       self_->send(c, go_atom::value, static_cast<uint64_t>(i));
@@ -300,12 +360,23 @@ public:
     auto ops = s.ops.load();
     auto elapsed = std::chrono::duration<double>(
                      std::chrono::steady_clock::now() - t0).count();
+    auto cpu = process_cpu() - cpu0;
     s.stop = true;
     for (size_t k = 0; k < group.size(); ++k)
       self_->receive([](done_atom) {},
                      caf::after(15s) >> [] { fail("a client did not stop"); });
     errors_ += s.errors;
-    return static_cast<double>(ops) / elapsed;
+    figures result;
+    result.ops_per_s = static_cast<double>(ops) / elapsed;
+    result.cpu_us_per_op = ops > 0 ? cpu * 1e6 / static_cast<double>(ops) : 0;
+    return result;
+  }
+
+  /// CPU seconds used by this process so far (all threads).
+  static double process_cpu() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
   }
 
   pl::pool_stats stats(const pl::pool_actor& pool) {
@@ -362,10 +433,18 @@ options parse(int argc, char** argv) {
       opt.per_lease = static_cast<int>(num);
     else if (key == "--threads" && num >= 1)
       opt.threads = static_cast<int>(num);
+    else if (key == "--release" && (val == "oneway" || val == "request"))
+      opt.oneway_release = val == "oneway";
+    else if (key == "--pool-wait" && num >= 0 && !val.empty())
+      opt.pool_wait = num;
+    else if (key == "--send-wait" && num >= 0 && !val.empty())
+      opt.send_wait = num;
     else {
       std::fprintf(stderr,
                    "usage: %s [--duration=SECONDS] [--rounds=N] [--clients=N] "
-                   "[--size=BYTES] [--per-lease=K] [--threads=N]\n",
+                   "[--size=BYTES] [--per-lease=K] [--threads=N] "
+                   "[--release=oneway|request] [--pool-wait=SECONDS] "
+                   "[--send-wait=SECONDS]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -426,21 +505,36 @@ int main(int argc, char** argv) {
     driver d{sys, opt};
     for (int i = 0; i < 500 && d.stats(*pool).idle < size_t(opt.clients); ++i)
       std::this_thread::sleep_for(10ms); // pre-warming: bounded
+    pool_calls calls;
+    calls.oneway_release = opt.oneway_release;
+    calls.pool_wait = seconds_or_infinite(opt.pool_wait);
+    calls.send_wait = seconds_or_infinite(opt.send_wait);
     std::vector<caf::actor> churn, direct, pooled;
     for (int i = 0; i < opt.clients; ++i) {
-      churn.push_back(sys.spawn<churn_client>(d.shared(), d.main(), *pool));
-      direct.push_back(sys.spawn<direct_client>(d.shared(), d.main(), ep, opt.size));
+      churn.push_back(
+        sys.spawn<churn_client>(d.shared(), d.main(), *pool, calls));
+      direct.push_back(sys.spawn<direct_client>(d.shared(), d.main(), ep,
+                                                opt.size, calls));
       pooled.push_back(sys.spawn<pooled_client>(d.shared(), d.main(), *pool,
-                                                opt.size, opt.per_lease));
+                                                opt.size, opt.per_lease,
+                                                calls));
     }
     d.await_ready(3 * static_cast<size_t>(opt.clients));
-    auto churned = d.run(churn, opt.duration / 2);
-    std::printf("RESULT bench=acquire_release clients=%d ops_per_s=%.0f\n",
-                opt.clients, churned);
+    auto secs = [](double x) {
+      return x > 0 ? std::to_string(x) + "s" : std::string{"none"};
+    };
+    std::printf("# release=%s pool_wait=%s send_wait=%s threads=%d\n",
+                opt.oneway_release ? "oneway" : "request",
+                secs(opt.pool_wait).c_str(), secs(opt.send_wait).c_str(),
+                opt.threads);
+    // Warm-up, not counted: the first slices pay for first-time allocations
+    // (mailboxes, buffers, the clock's maps).
     auto slice = opt.duration / opt.rounds;
-    std::vector<double> ds, ps, ratios;
+    (void) d.run(direct, std::min(slice, 0.5));
+    (void) d.run(pooled, std::min(slice, 0.5));
+    std::vector<double> ds, ps, ratios, dcpu, pcpu, cpu_ratios;
     for (int r = 0; r < opt.rounds; ++r) {
-      double dr = 0, pr = 0;
+      driver::figures dr, pr;
       if (r % 2 == 0) {
         dr = d.run(direct, slice);
         pr = d.run(pooled, slice);
@@ -448,24 +542,37 @@ int main(int argc, char** argv) {
         pr = d.run(pooled, slice);
         dr = d.run(direct, slice);
       }
-      ds.push_back(dr);
-      ps.push_back(pr);
-      ratios.push_back(dr > 0 ? pr / dr : 0.0);
+      ds.push_back(dr.ops_per_s);
+      ps.push_back(pr.ops_per_s);
+      ratios.push_back(dr.ops_per_s > 0 ? pr.ops_per_s / dr.ops_per_s : 0.0);
+      dcpu.push_back(dr.cpu_us_per_op);
+      pcpu.push_back(pr.cpu_us_per_op);
+      cpu_ratios.push_back(dr.cpu_us_per_op > 0
+                             ? pr.cpu_us_per_op / dr.cpu_us_per_op
+                             : 0.0);
     }
+    // Last: request timeouts that this burst leaves in CAF's clock (when
+    // pool_wait > 0 with --release=request) would otherwise fire
+    // during the rr rounds.
+    auto churned = d.run(churn, opt.duration / 2);
+    std::printf("RESULT bench=acquire_release clients=%d ops_per_s=%.0f "
+                "cpu_us_per_op=%.2f\n",
+                opt.clients, churned.ops_per_s, churned.cpu_us_per_op);
     auto s = d.stats(*pool);
-    std::printf("RESULT bench=direct_rr clients=%d size=%zu rr_per_s=%.0f\n",
-                opt.clients, opt.size, median(ds));
+    std::printf("RESULT bench=direct_rr clients=%d size=%zu rr_per_s=%.0f "
+                "cpu_us_per_rr=%.2f\n",
+                opt.clients, opt.size, median(ds), median(dcpu));
     std::printf("RESULT bench=pool_rr clients=%d size=%zu per_lease=%d "
-                "rr_per_s=%.0f created=%llu\n",
-                opt.clients, opt.size, opt.per_lease, median(ps),
+                "rr_per_s=%.0f cpu_us_per_rr=%.2f created=%llu\n",
+                opt.clients, opt.size, opt.per_lease, median(ps), median(pcpu),
                 static_cast<unsigned long long>(s.created));
     auto ratio = median(ratios);
     auto lo = *std::min_element(ratios.begin(), ratios.end());
     auto hi = *std::max_element(ratios.begin(), ratios.end());
     std::printf("RESULT bench=pool_vs_direct ratio=%.3f min=%.3f max=%.3f "
-                "overhead_pct=%.1f rounds=%d errors=%llu\n",
-                ratio, lo, hi, (1.0 - ratio) * 100.0, opt.rounds,
-                static_cast<unsigned long long>(d.errors()));
+                "overhead_pct=%.1f cpu_ratio=%.3f rounds=%d errors=%llu\n",
+                ratio, lo, hi, (1.0 - ratio) * 100.0, median(cpu_ratios),
+                opt.rounds, static_cast<unsigned long long>(d.errors()));
     all.insert(all.end(), churn.begin(), churn.end());
     all.insert(all.end(), direct.begin(), direct.end());
     all.insert(all.end(), pooled.begin(), pooled.end());

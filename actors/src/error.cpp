@@ -32,6 +32,7 @@ const char* to_string(errc x) noexcept {
     case errc::backpressure: return "backpressure";
     case errc::io_error: return "io_error";
     case errc::out_of_resources: return "out_of_resources";
+    case errc::circuit_open: return "circuit_open";
   }
   return "unknown_errc";
 }
@@ -48,6 +49,7 @@ bool is_temporary(errc x) noexcept {
     case errc::backpressure:
     case errc::out_of_resources:
     case errc::address_in_use:
+    case errc::circuit_open:
       return true;
     default:
       return false;

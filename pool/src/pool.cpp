@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <exception>
 #include <map>
 #include <optional>
 #include <random>
@@ -10,8 +11,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include <caf/delegated.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/mailbox_element.hpp>
 #include <caf/send.hpp>
 
 #include "ghostnet/actors/error.hpp"
@@ -91,6 +94,7 @@ struct member {
   member_route route;
   bool connected = false;   ///< was established (counts in created/closed)
   bool up_early = false;    ///< member_up came before the start reply
+  int32_t greeting_left = 0; ///< greeting frames still to come (connecting)
   uint64_t lease_id = 0;    ///< while leased
   uint64_t times_leased = 0;
   time_point idle_since{};  ///< when it last became idle (released)
@@ -390,7 +394,8 @@ private:
     return rp;
   }
 
-  caf::result<caf::ok_atom> release(uint64_t id, bool healthy) {
+  /// Returns the lease `id`: none, or invalid_state for an unknown id.
+  caf::error release(uint64_t id, bool healthy) {
     auto i = leases_.find(id);
     if (i == leases_.end())
       return make_error(errc::invalid_state, "release", opts_.name, 0,
@@ -413,6 +418,23 @@ private:
     }
     pump();
     check_drained();
+    return caf::none;
+  }
+
+  /// A release sent as a request is answered (ok or invalid_state). One
+  /// sent as a one-way message (`send`, `anon_send`) is not: the holder need
+  /// not wait, and no stray ok reaches it; a failed one is logged instead.
+  caf::result<caf::ok_atom> on_release(uint64_t id, bool healthy) {
+    auto err = release(id, healthy);
+    auto* e = current_mailbox_element();
+    if (e != nullptr && !e->mid.is_request()) {
+      if (err)
+        log::warn(source_, "release_failed",
+                  {log::kv("lease", id), log::kv("reason", err)});
+      return caf::delegated<caf::ok_atom>{};
+    }
+    if (err)
+      return err;
     return caf::ok_atom::value;
   }
 
@@ -459,18 +481,12 @@ private:
   /// Every breaker is open and nothing could come free: waiting would only
   /// burn the waiters' timeouts. Fail them now with the last connect error.
   void fail_unreachable(time_point now) {
-    auto code = errc::connection_refused;
-    std::string last = "none";
-    if (last_connect_error_) {
-      if (auto c = code_of(last_connect_error_))
-        code = *c;
-      last = describe(last_connect_error_);
-    }
+    auto last = last_connect_error_ ? describe(last_connect_error_)
+                                    : std::string{"none"};
     auto next = eps_.front().breaker.retry_at();
     for (auto& e : eps_)
       next = std::min(next, e.breaker.retry_at());
-    auto err = make_error(code, "acquire",
-                          context_of(last_connect_error_).endpoint, 0,
+    auto err = make_error(errc::circuit_open, "acquire", opts_.name, 0,
                           "no endpoint can be reached: every circuit breaker "
                           "is open (next probe in "
                             + ms(not_negative(next - now))
@@ -506,16 +522,18 @@ private:
     auto* m = find(id);
     if (m == nullptr)
       return; // the pool stopped; its supervisor stops this one
-    m->conn = caf::actor_cast<tp::connection_actor>(conn);
-    by_addr_.emplace(conn.address(), id);
-    monitor(conn);
+    attach(*m, caf::actor_cast<tp::connection_actor>(conn));
     if (m->state == member_state::closing) {
       caf::anon_send(m->conn, abort_atom::value);
       return;
     }
     set_state(*m, member_state::connecting);
     if (m->up_early) {
-      on_connected(id);
+      if (m->greeting_left == 0)
+        on_connected(id);
+      else // its greeting deadline may have passed while it was starting
+        delayed_send(this, opts_.connect_timeout, connect_deadline_atom::value,
+                     id);
       return;
     }
     // The connection bounds each attempt itself; this only catches a
@@ -523,14 +541,32 @@ private:
     delayed_send(this, connect_wait_, connect_deadline_atom::value, id);
   }
 
-  /// The member's handler saw the connection open.
-  void on_member_up(uint64_t id) {
+  /// Knows `m` by its actor from now on (its frames, its down_msg).
+  void attach(member& m, tp::connection_actor conn) {
+    if (m.conn)
+      return; // known since its member_up
+    m.conn = std::move(conn);
+    by_addr_.emplace(m.conn.address(), m.id);
+    monitor(m.conn);
+  }
+
+  /// The member's handler saw the connection open. With greeting_frames,
+  /// it counts as connected only once the greeting has arrived.
+  void on_member_up(uint64_t id, const tp::connection_actor& conn) {
     auto* m = find(id);
-    if (m == nullptr)
+    if (m == nullptr
+        || (m->state != member_state::starting
+            && m->state != member_state::connecting))
       return;
+    // Known from now on: a greeting may come before the start reply.
+    attach(*m, conn);
+    m->greeting_left = opts_.greeting_frames;
+    if (m->greeting_left > 0)
+      delayed_send(this, opts_.connect_timeout, connect_deadline_atom::value,
+                   id);
     if (m->state == member_state::starting)
       m->up_early = true; // the start reply is still on its way
-    else if (m->state == member_state::connecting)
+    else if (m->greeting_left == 0)
       on_connected(id);
   }
 
@@ -538,10 +574,13 @@ private:
     auto* m = find(id);
     if (m == nullptr || m->state != member_state::connecting)
       return;
+    auto why = m->greeting_left > 0
+                 ? "connected, but " + std::to_string(m->greeting_left)
+                     + " greeting frame(s) missing after "
+                     + ms(opts_.connect_timeout)
+                 : "neither connected nor failed within " + ms(connect_wait_);
     connect_failed(m->ep, make_error(errc::timeout, "connect",
-                                     eps_[m->ep].remote.to_string(), 0,
-                                     "neither connected nor failed within "
-                                       + ms(connect_wait_)));
+                                     eps_[m->ep].remote.to_string(), 0, why));
     set_state(*m, member_state::closing);
     send_exit(m->conn, caf::exit_reason::kill);
     pump();
@@ -711,14 +750,38 @@ private:
     auto& m = members_.at(i->second);
     switch (m.state) {
       case member_state::probing:
+        if (opts_.health.request.empty()
+            && opts_.idle_data == idle_data_policy::discard) {
+          // A TCP-level probe expects no data: treat it as data while idle.
+          idle_frame(m, frame);
+          return;
+        }
         on_probe_frame(m, frame);
         return;
+      case member_state::starting:
+      case member_state::connecting:
+        if (m.greeting_left > 0) {
+          idle_frame(m, frame);
+          if (--m.greeting_left == 0 && m.state == member_state::connecting)
+            on_connected(m.id);
+          return;
+        }
+        [[fallthrough]];
       case member_state::idle:
       case member_state::leased:
         // Idle: an answer to nobody (released before the reply came), or
         // the peer talks on its own. Leased: the frame was on its way to us
         // before the lease; the holder would miss it. Either way the
-        // connection's state is unknown.
+        // connection's state is unknown, unless the policy says the server
+        // may talk on its own.
+        idle_frame(m, frame);
+        if (opts_.idle_data == idle_data_policy::discard) {
+          log::debug(source_, "idle_frame_discarded",
+                     {log::kv("member", m.id),
+                      log::kv("state", to_string(m.state)),
+                      log::kv("bytes", frame.size())});
+          return;
+        }
         ++evictions_;
         log::warn(source_, "unsolicited_frame",
                   {log::kv("member", m.id),
@@ -729,6 +792,23 @@ private:
         return;
       default:
         return;
+    }
+  }
+
+  /// Counts a frame that reached the pool instead of a holder and shows it
+  /// to the user's handler.
+  void idle_frame(const member& m, const std::vector<char>& frame) {
+    ++idle_frames_;
+    if (!opts_.on_idle_frame)
+      return;
+    try {
+      opts_.on_idle_frame(eps_[m.ep].remote, frame);
+    } catch (const std::exception& e) {
+      log::warn(source_, "idle_frame_handler_threw",
+                {log::kv("member", m.id), log::kv("what", e.what())});
+    } catch (...) {
+      log::warn(source_, "idle_frame_handler_threw",
+                {log::kv("member", m.id), log::kv("what", "?")});
     }
   }
 
@@ -1055,6 +1135,7 @@ private:
     s.long_leases = long_leases_;
     s.health_checks = health_checks_;
     s.health_failures = health_failures_;
+    s.idle_frames = idle_frames_;
     for (auto& e : eps_) {
       endpoint_stats x;
       x.remote = e.remote;
@@ -1123,6 +1204,7 @@ private:
   uint64_t long_leases_ = 0;
   uint64_t health_checks_ = 0;
   uint64_t health_failures_ = 0;
+  uint64_t idle_frames_ = 0;
 };
 
 sv::supervisor_spec members_spec(const pool_options& opts,
@@ -1207,7 +1289,7 @@ caf::behavior pool_impl::make_behavior() {
       return acquire(timeout);
     },
     [this](release_atom, uint64_t id, bool healthy)
-      -> caf::result<caf::ok_atom> { return release(id, healthy); },
+      -> caf::result<caf::ok_atom> { return on_release(id, healthy); },
     [this](stats_atom) { return make_stats(); },
     [this](drain_atom) -> caf::result<caf::ok_atom> { return drain(); },
     [this](close_atom) -> caf::result<caf::ok_atom> {
@@ -1234,8 +1316,8 @@ caf::behavior pool_impl::make_behavior() {
     [this](lifetime_atom, uint64_t id) { on_lifetime(id); },
     [this](lease_timer_atom) { on_lease_timer(); },
     [this](breaker_timer_atom) { pump(); },
-    [this](member_up_atom, uint64_t id, const tp::connection_actor&) {
-      on_member_up(id);
+    [this](member_up_atom, uint64_t id, const tp::connection_actor& conn) {
+      on_member_up(id, conn);
     },
     [this](connect_deadline_atom, uint64_t id) { on_connect_deadline(id); },
     [this](close_deadline_atom, uint64_t id) {

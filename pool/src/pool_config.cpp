@@ -177,6 +177,10 @@ caf::error declare_pool_options(node_options_parser& parser,
      "probe frame, empty = TCP check", st::string},
     {"health-reply", text_of(d.health.expected_reply),
      "expected answer to the probe", st::string},
+    {"greeting-frames", num(d.greeting_frames),
+     "frames the server sends first, 0 = none", st::uint64},
+    {"idle-data", to_string(d.idle_data),
+     "data while idle: evict or discard", st::string},
     {"breaker-failures", num(d.breaker.failure_threshold),
      "failed connects that open the breaker", st::uint64},
     {"breaker-cooldown", format_duration(d.breaker.cooldown),
@@ -212,6 +216,8 @@ caf::expected<pool_options> pool_options_from(const node_options& opts,
   rd.duration("health-timeout", base.health.timeout);
   rd.bytes("health-request", base.health.request);
   rd.bytes("health-reply", base.health.expected_reply);
+  rd.count("greeting-frames", base.greeting_frames);
+  rd.choice("idle-data", base.idle_data, parse_idle_data_policy);
   rd.count("breaker-failures", base.breaker.failure_threshold);
   rd.duration("breaker-cooldown", base.breaker.cooldown);
   if (auto err = std::move(rd).error())

@@ -82,6 +82,8 @@ caf::error check_limits(const pool_options& opts) {
     return err;
   if (auto err = at_least(opts, "connect_retries", opts.connect_retries, 0))
     return err;
+  if (auto err = at_least(opts, "greeting_frames", opts.greeting_frames, 0))
+    return err;
   return at_least(opts, "breaker.failure_threshold",
                   opts.breaker.failure_threshold, 1);
 }
@@ -137,6 +139,25 @@ caf::expected<reuse_order> parse_reuse_order(std::string_view str) {
   return make_error(errc::invalid_configuration, "parse reuse order", "", 0,
                     "reuse: expected lifo or fifo, got '" + std::string{str}
                       + "'");
+}
+
+const char* to_string(idle_data_policy x) noexcept {
+  switch (x) {
+    case idle_data_policy::evict: return "evict";
+    case idle_data_policy::discard: return "discard";
+  }
+  return "?";
+}
+
+caf::expected<idle_data_policy> parse_idle_data_policy(std::string_view str) {
+  if (str == "evict")
+    return idle_data_policy::evict;
+  if (str == "discard")
+    return idle_data_policy::discard;
+  return make_error(errc::invalid_configuration, "parse idle data policy", "",
+                    0,
+                    "idle_data: expected evict or discard, got '"
+                      + std::string{str} + "'");
 }
 
 caf::error validate(const pool_options& opts) {

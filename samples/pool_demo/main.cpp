@@ -43,8 +43,7 @@ caf::behavior client(caf::event_based_actor* self, pl::pool_actor pool,
     ++*gen;
     ++t->failed;
     if (release) // the connection's state is unknown: not healthy
-      self->request(pool, 2s, release_atom::value, lease->id, false)
-        .then([](caf::ok_atom) {}, [](caf::error&) {});
+      self->send(pool, release_atom::value, lease->id, false);
     self->delayed_send(self, 100ms, go_atom::value);
   };
   self->send(self, go_atom::value);
@@ -62,11 +61,12 @@ caf::behavior client(caf::event_based_actor* self, pl::pool_actor pool,
           [=](caf::error&) { fail(g, false); });
     },
     [=](received_atom, tp::connection_actor&, std::vector<char>&) {
-      auto g = ++*gen;
+      ++*gen;
       ++t->ok;
-      self->request(pool, 2s, release_atom::value, lease->id, true)
-        .then([=](caf::ok_atom) { self->send(self, go_atom::value); },
-              [=](caf::error&) { fail(g, false); });
+      // One-way: the pool answers no release sent with send(), and handles
+      // it before this client's next acquire.
+      self->send(pool, release_atom::value, lease->id, true);
+      self->send(self, go_atom::value);
     },
     [=](closed_atom, tp::connection_actor& c, caf::error&) {
       if (c == lease->connection) // the backend went away mid-lease

@@ -19,7 +19,7 @@ using namespace ghostnet;
 namespace {
 
 constexpr auto first_errc = static_cast<int>(errc::connection_refused);
-constexpr auto last_errc = static_cast<int>(errc::out_of_resources);
+constexpr auto last_errc = static_cast<int>(errc::circuit_open);
 
 } // namespace
 
@@ -129,11 +129,21 @@ BOOST_AUTO_TEST_CASE(temporary_errors_are_worth_a_retry) {
   BOOST_CHECK(is_temporary(errc::network_unreachable));
   BOOST_CHECK(is_temporary(errc::out_of_resources));
   BOOST_CHECK(is_temporary(errc::pool_exhausted));
+  BOOST_CHECK(is_temporary(errc::circuit_open));
   BOOST_CHECK(!is_temporary(errc::invalid_configuration));
   BOOST_CHECK(!is_temporary(errc::protocol_error));
   BOOST_CHECK(!is_temporary(errc::invalid_address));
   BOOST_CHECK(!is_temporary(errc::duplicate_child));
   BOOST_CHECK(!is_temporary(errc::restart_intensity_exceeded));
+}
+
+BOOST_AUTO_TEST_CASE(circuit_open_is_named_and_temporary) {
+  BOOST_CHECK_EQUAL(std::string{to_string(errc::circuit_open)}, "circuit_open");
+  BOOST_CHECK(is_temporary(errc::circuit_open));
+  auto err = make_error(errc::circuit_open, "acquire", "127.0.0.1:1", 0,
+                        "every circuit breaker is open");
+  BOOST_CHECK(is(err, errc::circuit_open));
+  BOOST_CHECK_EQUAL(context_of(err).detail, "every circuit breaker is open");
 }
 
 BOOST_AUTO_TEST_CASE(every_errc_has_a_distinct_name) {

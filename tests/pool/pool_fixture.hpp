@@ -71,6 +71,25 @@ private:
   std::shared_ptr<std::atomic<bool>> mute_;
 };
 
+/// An echo whose server speaks first: `greeting` on open, then echoes.
+class greeting_echo final : public tp::connection_handler {
+public:
+  explicit greeting_echo(std::string greeting) : greeting_(std::move(greeting)) {
+    // nop
+  }
+
+  void on_open(tp::connection_context& ctx) override {
+    (void) ctx.send(tp::byte_view{greeting_.data(), greeting_.size()});
+  }
+
+  void on_frame(tp::connection_context& ctx, tp::byte_view frame) override {
+    (void) ctx.send(frame);
+  }
+
+private:
+  std::string greeting_;
+};
+
 /// An actor that acquires one lease, optionally echoes one frame through
 /// it, releases it and reports (done_atom, index, error) to `report`. Its
 /// report is sent before its release, so reports come in lease order.

@@ -163,6 +163,11 @@ BOOST_AUTO_TEST_CASE(policies_and_reuse_orders_parse_and_print) {
   BOOST_TEST(parse_reuse_order("fifo").value() == reuse_order::fifo);
   BOOST_TEST(is(parse_reuse_order("LIFO!").error(), errc::invalid_configuration));
   BOOST_TEST(std::string{to_string(breaker_state::half_open)} == "half_open");
+  BOOST_TEST(parse_idle_data_policy("discard").value()
+             == idle_data_policy::discard);
+  BOOST_TEST(std::string{to_string(idle_data_policy::evict)} == "evict");
+  BOOST_TEST(is(parse_idle_data_policy("deliver").error(),
+                errc::invalid_configuration));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -179,6 +184,9 @@ BOOST_AUTO_TEST_CASE(defaults_are_the_documented_ones_and_valid) {
   BOOST_TEST((opts.connect_timeout == 30s));
   BOOST_TEST((opts.max_lifetime == caf::timespan{0}));
   BOOST_TEST((opts.reuse == reuse_order::lifo));
+  BOOST_TEST(opts.greeting_frames == 0);
+  BOOST_TEST((opts.idle_data == idle_data_policy::evict));
+  BOOST_TEST(!opts.on_idle_frame);
 }
 
 BOOST_AUTO_TEST_CASE(zero_and_negative_limits_are_refused_naming_the_field) {
@@ -195,6 +203,7 @@ BOOST_AUTO_TEST_CASE(zero_and_negative_limits_are_refused_naming_the_field) {
     {"min_idle", [](pool_options& o) { o.min_idle = 11; }},
     {"max_waiters", [](pool_options& o) { o.max_waiters = 0; }},
     {"connect_retries", [](pool_options& o) { o.connect_retries = -1; }},
+    {"greeting_frames", [](pool_options& o) { o.greeting_frames = -1; }},
     {"idle_timeout", [](pool_options& o) { o.idle_timeout = caf::timespan{0}; }},
     {"connect_timeout", [](pool_options& o) { o.connect_timeout = -1s; }},
     {"acquire_timeout", [](pool_options& o) { o.acquire_timeout = caf::timespan{0}; }},
@@ -277,7 +286,8 @@ BOOST_AUTO_TEST_CASE(every_option_comes_from_flags_and_environment) {
                          "--db.max-lifetime=10min", "--db.reuse=fifo",
                          "--db.balancing=power_of_two",
                          "--db.health-interval=1s", "--db.health-request=PING",
-                         "--db.health-reply=PONG", "--db.breaker-failures=2"},
+                         "--db.health-reply=PONG", "--db.breaker-failures=2",
+                         "--db.greeting-frames=1", "--db.idle-data=discard"},
                         {{"GHOSTNET_DB_BREAKER_COOLDOWN", "750ms"}});
   BOOST_REQUIRE_MESSAGE(opts, (opts ? std::string{} : describe(opts.error())));
   BOOST_TEST(opts->endpoints.size() == 2u);
@@ -296,6 +306,8 @@ BOOST_AUTO_TEST_CASE(every_option_comes_from_flags_and_environment) {
   BOOST_TEST(std::string(opts->health.request.begin(), opts->health.request.end()) == "PING");
   BOOST_TEST(opts->breaker.failure_threshold == 2);
   BOOST_TEST((opts->breaker.cooldown == 750ms));
+  BOOST_TEST(opts->greeting_frames == 1);
+  BOOST_TEST(opts->idle_data == idle_data_policy::discard);
 }
 
 BOOST_AUTO_TEST_CASE(defaults_come_back_unchanged) {
@@ -326,6 +338,8 @@ BOOST_AUTO_TEST_CASE(bad_values_from_config_are_typed_errors_naming_them) {
   BOOST_TEST(field_of(from_args({}).error()) == "endpoints");
   auto pol = from_args({"--db.endpoints=127.0.0.1:1", "--db.balancing=random"});
   BOOST_TEST(is(pol.error(), errc::invalid_configuration));
+  auto idle = from_args({"--db.endpoints=127.0.0.1:1", "--db.idle-data=keep"});
+  BOOST_TEST(is(idle.error(), errc::invalid_configuration));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,6 +23,11 @@ inline std::ostream& boost_test_print_type(std::ostream& out, reuse_order x) {
   return out << to_string(x);
 }
 
+inline std::ostream& boost_test_print_type(std::ostream& out,
+                                           idle_data_policy x) {
+  return out << to_string(x);
+}
+
 } // namespace ghostnet::pool
 
 namespace ghostnet::transports {

@@ -60,6 +60,10 @@ enum class errc : uint8_t {
   io_error,
   /// A resource (descriptors, memory) ran out (EMFILE, ENFILE, ENOBUFS).
   out_of_resources,
+  /// Every endpoint's circuit breaker is open (a pool skips endpoints whose
+  /// connects keep failing); the detail names the last connect error and
+  /// when the next probe is due. Temporary.
+  circuit_open,
 };
 
 /// Returns the name of `x`, e.g. "connection_refused".

@@ -93,6 +93,8 @@ struct pool_stats {
   uint64_t long_leases = 0;     ///< leases reported past max_lease
   uint64_t health_checks = 0;   ///< probes started
   uint64_t health_failures = 0; ///< probes failed (member evicted)
+  uint64_t idle_frames = 0;     ///< frames that reached the pool instead of
+                                ///< a holder (greetings, data while idle)
   std::vector<endpoint_stats> endpoints; ///< in the order of the options
 };
 
@@ -103,7 +105,7 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.draining, x.created, x.closed, x.failed_connects, x.acquired,
            x.reuses, x.timeouts, x.rejected, x.unreachable, x.evictions,
            x.discarded, x.reclaimed, x.long_leases, x.health_checks,
-           x.health_failures, x.endpoints);
+           x.health_failures, x.idle_frames, x.endpoints);
 }
 
 /// Requests a pool answers:
@@ -113,14 +115,20 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
 ///   wait). Errors: pool_exhausted (max_waiters already wait), timeout,
 ///   invalid_state (draining or closed), invalid_configuration (negative
 ///   timeout); when no endpoint can be reached (every breaker open, nothing
-///   leased or connecting that could come free) the last connect error
-///   (e.g. connection_refused) at once. The sender becomes the holder and is
-///   monitored: if it dies, its leases are reclaimed and their connections
-///   closed (their state is unknown).
+///   leased or connecting that could come free) circuit_open at once (its
+///   detail names the last connect error). The pool answers every acquire
+///   by its deadline (and when it stops), so the request needs no timeout
+///   of its own: in CAF 0.17.6 a request timeout is a clock entry that is
+///   never cancelled and a stale message later. The sender becomes the
+///   holder and is monitored: if it dies, its leases are reclaimed and their
+///   connections closed (their state is unknown).
 /// - release id healthy: returns the lease. healthy = false closes the
 ///   connection. ok also when the connection died meanwhile. invalid_state
 ///   for an id never issued or already released (the pool is unaffected).
-///   Any actor may release a lease: its id is the capability.
+///   Any actor may release a lease: its id is the capability. Sent one-way
+///   (send, anon_send) it is not answered (a failed one is logged): the
+///   holder need not wait, and the pool still handles it before the same
+///   sender's next acquire.
 /// - stats: figures as they are now.
 /// - drain: no more leases (waiters fail with invalid_state), idle
 ///   connections close, leased ones close when released; answered once no

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,27 @@ enum class reuse_order : uint8_t {
 /// Parses "lifo" or "fifo"; anything else is errc::invalid_configuration.
 [[nodiscard]] caf::expected<reuse_order>
 parse_reuse_order(std::string_view str);
+
+/// What a frame that reaches the pool instead of a holder does: the member
+/// is not leased (an answer to nobody, or the server speaking on its own),
+/// or the frame was on its way before the member was leased.
+enum class idle_data_policy : uint8_t {
+  evict,   ///< close the member (default): its state is unknown
+  discard, ///< drop the frame, keep the member: for servers that push
+           ///< notices or keep-alives the client need not answer
+};
+
+[[nodiscard]] const char* to_string(idle_data_policy x) noexcept;
+
+/// Parses "evict" or "discard"; anything else is errc::invalid_configuration.
+[[nodiscard]] caf::expected<idle_data_policy>
+parse_idle_data_policy(std::string_view str);
+
+/// Sees a frame that reached the pool instead of a holder (a greeting, data
+/// while idle) and the endpoint it came from. Runs inside the pool actor:
+/// must not block; an exception is logged and ignored.
+using idle_frame_handler = std::function<void(const transports::endpoint&,
+                                              const std::vector<char>&)>;
 
 /// Periodic checks of idle connections.
 struct health_check_options {
@@ -101,6 +123,17 @@ struct pool_options {
   balancing_policy balancing = balancing_policy::round_robin;
   /// Idle health checks; default off.
   health_check_options health;
+  /// Frames the server sends on its own right after a connect (greeting,
+  /// banner): a new member counts as connected only once this many frames
+  /// have arrived, within connect_timeout (else it fails like a connect), so
+  /// no holder ever sees them; they go to `on_idle_frame`. Default 0: the
+  /// client speaks first.
+  int32_t greeting_frames = 0;
+  /// Data that reaches the pool instead of a holder; default evict.
+  idle_data_policy idle_data = idle_data_policy::evict;
+  /// Sees greetings and data while idle before `idle_data` applies; default
+  /// none.
+  idle_frame_handler on_idle_frame;
   /// Per-endpoint circuit breaker; default 5 failures, 5 s cool-down.
   breaker_options breaker;
   /// Framing, timeouts and buffers of every member connection. Its drain
