@@ -10,8 +10,13 @@ using caf::io::network::operation;
 
 fd_watcher::fd_watcher(caf::io::network::default_multiplexer& mpx, int fd,
                        callback fn)
-  : event_handler(mpx, fd), fn_(std::move(fn)) {
-  // nop
+  : event_handler(mpx, caf::io::network::invalid_native_socket),
+    fn_(std::move(fn)) {
+  // Constructed without the descriptor and given it here: for a valid one,
+  // event_handler's constructor makes three system calls (fcntl twice,
+  // setsockopt TCP_NODELAY) that every ghostnet socket does not need — it
+  // is made non-blocking at creation and gets its options from the owner.
+  fd_ = fd;
 }
 
 fd_watcher_ptr fd_watcher::make(caf::io::network::default_multiplexer& mpx,

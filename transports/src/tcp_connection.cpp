@@ -1,6 +1,7 @@
 #include "ghostnet/transports/tcp_connection.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -522,7 +523,7 @@ private:
     if (!reason && close_reason_)
       reason = std::move(close_reason_);
     final_reason_ = reason;
-    if (reason)
+    if (reason && log::enabled(log::level::debug)) // no strings otherwise
       log::debug("tcp_connection:" + where(), "connection_failed",
                  {log::kv("reason", reason)});
     if (handler_)
@@ -551,10 +552,7 @@ private:
     transport_up_ = true;
     // Accepted sockets inherit their options from the listening socket
     // (Linux), so that accepting costs no setsockopt per connection.
-    // CAF's event_handler base turns TCP_NODELAY on for every socket it
-    // sees, so an inherited "off" must be restored.
-    auto needed = !options_inherited_ || !opts_.socket.nodelay;
-    if (needed)
+    if (!options_inherited_)
       if (auto err = apply_socket_options(fd(), opts_.socket, where())) {
         finish(std::move(err));
         return;
@@ -893,6 +891,13 @@ spawn_adopted(caf::actor_system& sys, socket_handle sock,
   if (!sock)
     return make_error(errc::invalid_state, "spawn connection", "", 0,
                       "no socket");
+  // Accepted sockets come non-blocking from accept4; a caller's may not.
+  if (!options_inherited) {
+    int flags = ::fcntl(sock.get(), F_GETFL, 0);
+    if (flags < 0 || ::fcntl(sock.get(), F_SETFL, flags | O_NONBLOCK) < 0)
+      return make_os_error(errno, "spawn connection",
+                           remote_endpoint_of(sock.get()).to_string());
+  }
   auto* mm = middleman_of(sys);
   if (mm == nullptr)
     return make_error(errc::invalid_configuration, "spawn connection", "", 0,

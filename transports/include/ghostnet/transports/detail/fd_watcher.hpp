@@ -40,7 +40,9 @@ public:
   /// the watcher has stopped watching by then).
   using callback = std::function<void(caf::io::network::operation)>;
 
-  /// Takes ownership of `fd` (made non-blocking). Watches nothing yet.
+  /// Takes ownership of `fd`, which must be non-blocking already (created
+  /// with SOCK_NONBLOCK / accept4). Changes no socket option (unlike CAF's
+  /// own handlers, which force TCP_NODELAY). Watches nothing yet.
   static caf::intrusive_ptr<fd_watcher>
   make(caf::io::network::default_multiplexer& mpx, int fd, callback fn);
 
