@@ -9,7 +9,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <caf/detail/sync_request_bouncer.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
@@ -18,6 +17,7 @@
 
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/backoff.hpp"
+#include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/actors/log.hpp"
 
 namespace ghostnet::supervision {
@@ -50,23 +50,6 @@ std::string format_duration(caf::timespan d) {
   using namespace std::chrono;
   auto ms = duration_cast<milliseconds>(d).count();
   return std::to_string(ms) + "ms";
-}
-
-/// CAF 0.17.6's abstract_broker::cleanup() skips scheduled_actor::cleanup(),
-/// so a terminated broker's mailbox is never closed: later messages would be
-/// queued into the dead broker (which is never released) and requests would
-/// wait forever. Same work-around as transports/detail/broker_cleanup.hpp
-/// (supervision cannot depend on transports).
-void close_broker_mailbox(caf::scheduled_actor& self) {
-  auto& mbox = self.mailbox();
-  if (mbox.closed())
-    return;
-  mbox.close();
-  self.get_normal_queue().flush_cache();
-  self.get_urgent_queue().flush_cache();
-  caf::detail::sync_request_bouncer bounce{self.fail_state()};
-  while (mbox.queue().new_round(1000, bounce).consumed_items)
-    ; // drain
 }
 
 /// The supervisor proper. It monitors its children (a child's exit arrives
@@ -109,7 +92,7 @@ public:
 
   void on_exit() override {
     if constexpr (std::is_base_of_v<caf::io::abstract_broker, Base>)
-      close_broker_mailbox(*this);
+      ghostnet::detail::close_mailbox_on_exit(*this);
     // Normally every child is gone by now. If we were killed, take the
     // children along so that no orphan outlives its supervisor.
     for (auto& kvp : children_)

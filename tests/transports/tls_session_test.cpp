@@ -23,25 +23,15 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "ghostnet/transports/tls_options.hpp"
+#include "../sanitizer.hpp"
 #include "tls_test_certs.hpp"
 
 using namespace ghostnet;
 using namespace ghostnet::transports;
 using ghostnet::test::test_certs;
+using ghostnet::test::under_sanitizer;
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool under_sanitizer = true;
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-constexpr bool under_sanitizer = true;
-#  else
-constexpr bool under_sanitizer = false;
-#  endif
-#else
-constexpr bool under_sanitizer = false;
-#endif
 
 byte_view view(const std::string& str) {
   return {str.data(), str.size()};

@@ -13,7 +13,7 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/log.hpp"
-#include "ghostnet/transports/detail/broker_cleanup.hpp"
+#include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/detail/socket_ops.hpp"
 #include "ghostnet/transports/detail/timer_queue.hpp"
@@ -106,7 +106,7 @@ public:
   caf::behavior make_behavior() override;
 
   void on_exit() override {
-    detail::close_mailbox_on_exit(*this);
+    ghostnet::detail::close_mailbox_on_exit(*this);
     close_socket();
     timers_.release();
     pending_in_.clear();

@@ -17,7 +17,7 @@
 
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
-#include "ghostnet/transports/detail/broker_cleanup.hpp"
+#include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/tcp_connection.hpp"
 
@@ -145,7 +145,7 @@ public:
   }
 
   void on_exit() override {
-    detail::close_mailbox_on_exit(*this);
+    ghostnet::detail::close_mailbox_on_exit(*this);
     stop_accepting();
     // Connections outlive their listener (they belong to the supervisor).
     // Once none of ours is left, nothing can be unadopted: drop the hook

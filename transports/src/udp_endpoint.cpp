@@ -23,7 +23,7 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/child_spec.hpp"
-#include "ghostnet/transports/detail/broker_cleanup.hpp"
+#include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/socket_handle.hpp"
 
@@ -235,7 +235,7 @@ public:
   }
 
   void on_exit() override {
-    detail::close_mailbox_on_exit(*this);
+    ghostnet::detail::close_mailbox_on_exit(*this);
     close_socket_now();
     socket_ = socket_handle{}; // a socket never adopted (never initialized)
     log::info(source_, "udp_endpoint_stopped",

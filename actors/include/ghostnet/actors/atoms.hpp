@@ -9,6 +9,8 @@ namespace ghostnet {
 
 // -- supervision --------------------------------------------------------------
 using start_child_atom = caf::atom_constant<caf::atom("startchild")>;
+/// Hands running actors over to a simple_one_for_one supervisor.
+using adopt_child_atom = caf::atom_constant<caf::atom("adoptchild")>;
 using terminate_child_atom = caf::atom_constant<caf::atom("termchild")>;
 using restart_child_atom = caf::atom_constant<caf::atom("restartchd")>;
 using delete_child_atom = caf::atom_constant<caf::atom("deletechld")>;

@@ -15,15 +15,6 @@
 #include "ghostnet/supervision/child_spec.hpp"
 #include "ghostnet/supervision/supervisor_messages.hpp"
 
-namespace ghostnet {
-
-/// Hands a running actor over to a simple_one_for_one supervisor. Declared
-/// here rather than in actors/atoms.hpp only because that file belongs to
-/// another module's owner for now; move it there.
-using adopt_child_atom = caf::atom_constant<caf::atom("adoptchild")>;
-
-} // namespace ghostnet
-
 namespace ghostnet::supervision {
 
 // Requests that change children are answered once the change is complete

@@ -1,8 +1,8 @@
-#include "ghostnet/transports/detail/broker_cleanup.hpp"
+#include "ghostnet/actors/detail/broker_cleanup.hpp"
 
 #include <caf/detail/sync_request_bouncer.hpp>
 
-namespace ghostnet::transports::detail {
+namespace ghostnet::detail {
 
 void close_mailbox_on_exit(caf::scheduled_actor& self) {
   auto& mbox = self.mailbox();
@@ -16,4 +16,4 @@ void close_mailbox_on_exit(caf::scheduled_actor& self) {
     ; // drain
 }
 
-} // namespace ghostnet::transports::detail
+} // namespace ghostnet::detail
