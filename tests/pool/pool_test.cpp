@@ -7,6 +7,9 @@
 #include <mutex>
 #include <set>
 
+#include "ghostnet/transports/tls_context.hpp"
+#include "../transports/tls_test_certs.hpp"
+
 using namespace ghostnet;
 using namespace ghostnet::test;
 
@@ -928,6 +931,59 @@ BOOST_AUTO_TEST_CASE(a_pool_in_a_supervision_tree_closes_with_it) {
   BOOST_TEST(!release(pool, l.id));
   stop(*root); // the pool closes its members before it exits
   BOOST_TEST(eventually([&] { return listener_info_of(svc.root).active == 0; }));
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(members_speak_tls_when_the_connection_options_say_so) {
+  const auto& certs = test_certs();
+  auto make_holder = [](const tp::tls_options& o) {
+    auto ctx = tp::make_tls_context(o);
+    BOOST_REQUIRE_MESSAGE(ctx, (ctx ? "" : describe(ctx.error())));
+    return std::make_shared<tp::tls_context_holder>(*ctx);
+  };
+  tp::tls_options server;
+  server.certificate_chain_file = certs.server_cert;
+  server.private_key_file = certs.server_key;
+  auto backend_opts = backend();
+  backend_opts.listener.connection.tls.context = make_holder(server);
+  auto svc = start_backend(backend_opts);
+  tp::tls_options client;
+  client.role = tp::tls_role::client;
+  client.ca_file = certs.ca_cert;
+  client.server_name = "localhost";
+  auto opts = options_for({svc.bound});
+  opts.connection.tls.context = make_holder(client);
+  auto pool = spawn(opts);
+  auto first = must_acquire(pool);
+  BOOST_TEST(round_trip(first, "over tls") == "over tls");
+  BOOST_TEST(info_of(first.connection).tls.version == "TLSv1.3");
+  BOOST_TEST(!release(pool, first.id));
+  // Reused as it is: no second handshake.
+  auto second = must_acquire(pool);
+  BOOST_TEST((second.connection == first.connection));
+  BOOST_TEST(!release(pool, second.id));
+  // A backend whose certificate the pool does not trust fails the connect
+  // with the handshake's reason.
+  tp::tls_options rogue = server;
+  rogue.certificate_chain_file = certs.rogue_cert;
+  rogue.private_key_file = certs.rogue_key;
+  auto rogue_opts = backend();
+  rogue_opts.listener.connection.tls.context = make_holder(rogue);
+  auto rogue_svc = start_backend(rogue_opts);
+  auto ropts = options_for({rogue_svc.bound});
+  ropts.connection.tls.context = make_holder(client);
+  auto rogue_pool = spawn(ropts);
+  auto refused = acquire(rogue_pool, 2s);
+  BOOST_REQUIRE(!refused);
+  BOOST_TEST((is(refused.error(), errc::tls_handshake_failed)
+              || is(refused.error(), errc::circuit_open)
+              || is(refused.error(), errc::timeout)),
+             describe(refused.error()));
+  BOOST_TEST(stats(rogue_pool).failed_connects >= 1u);
+  close(rogue_pool);
+  close(pool);
+  stop(rogue_svc.root);
   stop(svc.root);
   BOOST_TEST(fds_restored());
 }
