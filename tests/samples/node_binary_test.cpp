@@ -17,6 +17,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "../run_command.hpp"
 #include "../transports/tcp_fixture.hpp"
 
 extern char** environ;
@@ -141,14 +142,8 @@ BOOST_AUTO_TEST_CASE(node_serves_echo_writes_its_ready_file_and_stops_cleanly_on
   process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
   auto ep = wait_ready(ready);
   // netcat as the peer
-  auto cmd = "printf 'ping from nc\\n' | timeout 10 nc -N 127.0.0.1 " + std::to_string(ep.port);
-  std::string out;
-  if (auto* p = popen(cmd.c_str(), "r")) {
-    char buf[128];
-    while (auto n = fread(buf, 1, sizeof(buf), p))
-      out.append(buf, n);
-    pclose(p);
-  }
+  auto out = run_command("printf 'ping from nc\\n' | nc -N 127.0.0.1 " + std::to_string(ep.port),
+                         10).output;
   BOOST_TEST(out == "ping from nc\n");
   // A client with bytes in flight when SIGTERM arrives gets back, intact and
   // in order, everything the node had read (and so echoed) before it began
@@ -211,16 +206,10 @@ BOOST_AUTO_TEST_CASE(node_serves_tls_echo_with_a_self_signed_certificate_made_on
     process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
     auto ep = wait_ready(ready, "tls-echo");
     // openssl s_client verifies the node with the certificate it made.
-    auto cmd = "(printf 'tls ping\\n'; sleep 1) | timeout 10 openssl s_client -brief"
-               " -connect 127.0.0.1:" + std::to_string(ep.port)
-               + " -servername localhost -verify_return_error -CAfile '" + cert + "' 2>&1";
-    std::string out;
-    if (auto* p = popen(cmd.c_str(), "r")) {
-      char buf[256];
-      while (auto n = fread(buf, 1, sizeof(buf), p))
-        out.append(buf, n);
-      pclose(p);
-    }
+    auto out = run_command("(printf 'tls ping\\n'; sleep 1) | openssl s_client -brief"
+                           " -connect 127.0.0.1:" + std::to_string(ep.port)
+                           + " -servername localhost -verify_return_error -CAfile '" + cert
+                           + "'", 10).output;
     BOOST_TEST(out.find("Verification: OK") != std::string::npos, out);
     BOOST_TEST(out.find("tls ping") != std::string::npos, out);
     ::kill(node.pid, SIGTERM);

@@ -5,39 +5,16 @@
 // over a plain socket (so that a test controls every byte: stall in the
 // handshake, skip close_notify, never read).
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ghostnet/transports/tls_context.hpp"
 #include "ghostnet/transports/tls_session.hpp"
+#include "../run_command.hpp"
 #include "tcp_fixture.hpp"
 
 namespace ghostnet::test {
-
-/// What a command printed (stdout and stderr) and its exit status.
-struct command_result {
-  std::string output;
-  int status = -1;
-};
-
-/// Runs `cmd` with sh, bounded by `timeout` (coreutils) so that no test
-/// waits forever on a peer.
-inline command_result run_command(const std::string& cmd, int timeout_s = 20) {
-  command_result result;
-  auto full = "timeout -k 2 " + std::to_string(timeout_s) + " " + cmd + " 2>&1";
-  auto* p = popen(full.c_str(), "r");
-  BOOST_REQUIRE(p != nullptr);
-  char buf[4096];
-  while (auto n = fread(buf, 1, sizeof(buf), p))
-    result.output.append(buf, n);
-  auto rc = pclose(p);
-  result.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return result;
-}
 
 /// A TLS client on a blocking socket, driving a sans-IO tls_session.
 class blocking_tls_client {
