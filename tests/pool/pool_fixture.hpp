@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,39 @@ inline caf::behavior acquirer(caf::event_based_actor* ac, pl::pool_actor pool,
     [](closed_atom, tp::connection_actor&, caf::error&) {},
   };
 }
+
+/// Log lines at warn and above, captured while it lives (the fixture's
+/// destructor restores the log).
+class captured_warnings {
+public:
+  captured_warnings() {
+    log::options warn_level;
+    warn_level.min_level = log::level::warn;
+    BOOST_REQUIRE(!log::configure(warn_level));
+    log::set_capture([this](std::string_view line) {
+      std::lock_guard<std::mutex> guard{mtx_};
+      lines_.emplace_back(line);
+    });
+  }
+
+  ~captured_warnings() {
+    log::set_capture(nullptr);
+  }
+
+  /// Captured lines that contain `event`.
+  size_t count(std::string_view event) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    size_t n = 0;
+    for (auto& line : lines_)
+      if (line.find(event) != std::string::npos)
+        ++n;
+    return n;
+  }
+
+private:
+  std::mutex mtx_;
+  std::vector<std::string> lines_;
+};
 
 struct pool_fixture : tcp_fixture {
   /// Pools and service roots to kill if a test ends early (a failed
