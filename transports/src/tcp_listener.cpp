@@ -1,14 +1,10 @@
 #include "ghostnet/transports/tcp_listener.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 #include <vector>
 #include <sys/socket.h>
 
-#include <caf/attachable.hpp>
 #include <caf/send.hpp>
 
 #include <caf/io/broker.hpp>
@@ -18,6 +14,7 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
+#include "ghostnet/transports/detail/connection_registry.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/tcp_connection.hpp"
 
@@ -26,103 +23,15 @@ namespace ghostnet::transports {
 namespace {
 
 using caf::io::network::operation;
+using detail::conn_ended_atom;
+using detail::connection_registry;
+using detail::registry_ptr;
+using detail::supervisor_hook;
 using resume_atom_t = caf::atom_constant<caf::atom("gnresume")>;
-using conn_ended_atom = caf::atom_constant<caf::atom("gnconnend")>;
 
 bool is_resource_error(int e) {
   return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
-
-/// The connections a listener spawned that have not ended yet. Shared with
-/// an exit hook on each connection (which removes it) and with a hook on the
-/// connections supervisor (which kills what is left when the supervisor is
-/// gone): the listener counts open connections without a down_msg per
-/// connection, and a connection whose adoption message reached a supervisor
-/// that had already exited cannot outlive it unsupervised.
-class connection_registry {
-public:
-  /// Records `conn`; false once the supervisor is gone (then the caller
-  /// must stop `conn` itself).
-  bool add(const caf::actor& conn) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (closed_)
-      return false;
-    live_.emplace(conn.id(), conn.address());
-    size_.store(live_.size(), std::memory_order_relaxed);
-    return true;
-  }
-
-  /// Called by the connection's exit hook, on the thread where it exits.
-  void remove(caf::actor_id id) {
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (live_.erase(id) == 0)
-        return;
-      size_.store(live_.size(), std::memory_order_relaxed);
-    }
-    // The listener asked to hear about ends (it is paused at the limit):
-    // one message, then it asks again if it still has to wait.
-    if (notify_.exchange(false))
-      if (auto hdl = caf::actor_cast<caf::actor>(listener_))
-        caf::anon_send(hdl, conn_ended_atom::value);
-  }
-
-  /// The supervisor is gone: nothing is adopted any more; kill the rest.
-  void close() {
-    std::unordered_map<caf::actor_id, caf::actor_addr> rest;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      closed_ = true;
-      rest.swap(live_);
-      size_.store(0, std::memory_order_relaxed);
-    }
-    for (auto& kvp : rest)
-      if (auto hdl = caf::actor_cast<caf::actor>(kvp.second))
-        caf::anon_send_exit(hdl, caf::exit_reason::kill);
-  }
-
-  size_t size() const noexcept {
-    return size_.load(std::memory_order_relaxed);
-  }
-
-  void notify_on_end(bool flag) noexcept {
-    notify_.store(flag);
-  }
-
-  void set_listener(caf::actor_addr hdl) {
-    listener_ = std::move(hdl);
-  }
-
-private:
-  std::mutex mtx_;
-  std::unordered_map<caf::actor_id, caf::actor_addr> live_;
-  bool closed_ = false;
-  std::atomic<size_t> size_{0};
-  std::atomic<bool> notify_{false};
-  caf::actor_addr listener_; ///< set before any connection exists
-};
-
-using registry_ptr = std::shared_ptr<connection_registry>;
-
-/// Attached to the connections supervisor: closes the registry when the
-/// supervisor exits. Detachable by the registry's address.
-class supervisor_hook final : public caf::attachable {
-public:
-  explicit supervisor_hook(registry_ptr reg) : reg_(std::move(reg)) {
-    // nop
-  }
-
-  void actor_exited(const caf::error&, caf::execution_unit*) override {
-    reg_->close();
-  }
-
-  bool matches(const token& what) override {
-    return what.subtype == token::anonymous && what.ptr == reg_.get();
-  }
-
-private:
-  registry_ptr reg_;
-};
 
 /// A broker, so that the fd_watcher callbacks and its messages share the
 /// multiplexer thread.
