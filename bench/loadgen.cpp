@@ -7,9 +7,9 @@
 // idle (open N connections, echo one message each, print READY, hold them
 // until stdin reaches EOF or --hold seconds pass; stdin is only watched when
 // it is a pipe, tty or socket, so `< /dev/null` or `&` leave just --hold).
-// --tls (all modes but idle) speaks TLS instead (OpenSSL, default version:
-// 1.3): streams handshake first; connect becomes connect, full handshake,
-// one 64 B echo, close_notify, RST close, repeat.
+// --tls speaks TLS instead (OpenSSL, default version: 1.3): streams (and
+// idle connections) handshake first; connect becomes connect, full
+// handshake, one 64 B echo, close_notify, RST close, repeat.
 // Prints one line at the end:
 //   RESULT mode=<m> msgs_per_s=<x> mb_per_s=<y> connects_per_s=<z> errors=<n>
 // (with --tls, ` tls_handshakes=<total of the whole run>` follows).
@@ -578,7 +578,8 @@ uint64_t run_idle(const Options& o, const sockaddr_storage& addr, socklen_t len)
       s.seed = static_cast<uint32_t>(next * 7919u % kPatternLen);
       s.limit = static_cast<uint64_t>(o.size);
       s.fd = start_connect(addr, len, true);
-      if (s.fd >= 0 && watch(epfd, s.fd, tag(static_cast<uint32_t>(next), 0)))
+      if (s.fd >= 0 && (!o.tls || s.tls.start(s.fd))
+          && watch(epfd, s.fd, tag(static_cast<uint32_t>(next), 0)))
         ++settling;
       else
         drop(s);
@@ -668,8 +669,6 @@ Options parse_options(int argc, char** argv) {
   if (o.port <= 0 || o.port > 65535) usage("--port is required");
   if (o.conns < 1 || o.size < 1 || o.depth < 1 || o.concurrency < 1 || o.batch < 1)
     usage("counts and sizes must be positive");
-  if (o.tls && o.mode == "idle")
-    usage("--tls does not apply to idle");
   return o;
 }
 

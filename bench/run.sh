@@ -14,8 +14,8 @@
 # ("tls-echo"). A ghostnet without that endpoint gets n/a.
 #
 # Environment: BENCH_DURATION (s per run, 5), BENCH_REPEAT (runs per figure,
-# median taken, 1), BENCH_IDLE_CONNS (10000), BENCH_IDLE_SETUP (s allowed to
-# open them, 30), BENCH_READY_TIMEOUT (s to wait for a ready file, 20),
+# median taken, 1), BENCH_IDLE_CONNS (10000), BENCH_TLS_IDLE_CONNS (2000),
+# BENCH_IDLE_SETUP (s allowed to open them, 30), BENCH_READY_TIMEOUT (s to wait for a ready file, 20),
 # BENCH_ONLY (plain: without the TLS rows; tls: only them; default both).
 #
 # Prints a markdown table on stdout; progress and notes go to stderr.
@@ -25,6 +25,7 @@ BUILD_DIR=${1:-build}
 DURATION=${BENCH_DURATION:-5}
 REPEAT=${BENCH_REPEAT:-1}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+TLS_IDLE_CONNS=${BENCH_TLS_IDLE_CONNS:-2000}
 IDLE_SETUP=${BENCH_IDLE_SETUP:-30}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-20}
 ONLY=${BENCH_ONLY:-}
@@ -35,8 +36,8 @@ add() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a positive integer"
 [[ $DURATION =~ ^[0-9]+([.][0-9]+)?$ ]] || die "BENCH_DURATION must be a number of seconds"
-[[ "$IDLE_CONNS $IDLE_SETUP $READY_TIMEOUT" =~ ^[1-9][0-9]*\ [1-9][0-9]*\ [1-9][0-9]*$ ]] ||
-  die "BENCH_IDLE_CONNS, BENCH_IDLE_SETUP and BENCH_READY_TIMEOUT must be positive integers"
+[[ "$IDLE_CONNS $TLS_IDLE_CONNS $IDLE_SETUP $READY_TIMEOUT" =~ ^[1-9][0-9]*(\ [1-9][0-9]*){3}$ ]] ||
+  die "BENCH_IDLE_CONNS, BENCH_TLS_IDLE_CONNS, BENCH_IDLE_SETUP and BENCH_READY_TIMEOUT must be positive integers"
 [[ $ONLY =~ ^(|plain|tls)$ ]] || die "BENCH_ONLY must be plain or tls (or empty for both)"
 RUN_PLAIN=1 RUN_TLS=1 # non-empty: run those rows
 if [[ $ONLY == tls ]]; then RUN_PLAIN=""; fi
@@ -199,16 +200,17 @@ load() {
 
 # measure_idle NAME — opens IDLE_CONNS connections against the running server
 # and sets VALUE to (RSS after READY - RSS before) / connections.
-measure_idle() {
-  local name=$1 fifo="$WORK/idle.in" out="$WORK/idle.out" before after hold_fd line errors=0
+measure_idle() { # NAME [CONNS [LOADGEN ARGS...]]
+  local name=$1 conns=${2:-$IDLE_CONNS} fifo="$WORK/idle.in" out="$WORK/idle.out" before after hold_fd line errors=0
+  shift $(($# < 2 ? $# : 2))
   rm -f "$fifo" "$out"
   mkfifo "$fifo"
   # Our end keeps the loadgen's stdin open until we close it (read-write, so
   # the open does not block; the loadgen itself must not inherit it).
   exec {hold_fd}<>"$fifo"
   before=$(rss_bytes "$SERVER_PID")
-  "${PIN_LOAD[@]}" "$LOADGEN" --host "$HOST" --port "$PORT" --mode idle --conns "$IDLE_CONNS" \
-    --duration "$IDLE_SETUP" --hold "$(add "$IDLE_SETUP" 30)" <"$fifo" >"$out" 2>>"$WORK/loadgen.log" {hold_fd}>&- &
+  "${PIN_LOAD[@]}" "$LOADGEN" --host "$HOST" --port "$PORT" --mode idle --conns "$conns" \
+    --duration "$IDLE_SETUP" --hold "$(add "$IDLE_SETUP" 30)" "$@" <"$fifo" >"$out" 2>>"$WORK/loadgen.log" {hold_fd}>&- &
   IDLE_PID=$!
   deadline $((IDLE_SETUP + 10))
   until grep -q '^READY' "$out" 2>/dev/null || ! alive "$IDLE_PID" || expired "$DEADLINE"; do
@@ -226,16 +228,16 @@ measure_idle() {
   [[ -n $line ]] && errors=$(field errors "$line")
   ERRORS[$name]=$((errors + ${ERRORS[$name]:-0}))
   VALUE=fail
-  if [[ -z ${after:-} || $errors -ge $IDLE_CONNS ]]; then
+  if [[ -z ${after:-} || $errors -ge $conns ]]; then
     note "$name: idle run failed"
     return
   fi
-  ((errors == 0)) || note "$name: $errors of $IDLE_CONNS idle connections failed"
-  VALUE=$(awk -v a="$after" -v b="$before" -v n="$((IDLE_CONNS - errors))" 'BEGIN { printf "%.1f", (a - b) / n }')
+  ((errors == 0)) || note "$name: $errors of $conns idle connections failed"
+  VALUE=$(awk -v a="$after" -v b="$before" -v n="$((conns - errors))" 'BEGIN { printf "%.1f", (a - b) / n }')
 }
 
 PLAIN_METRICS=(pipeline bulk rr connect idle)
-TLS_METRICS=(tls_connect tls_cpu tls_bulk)
+TLS_METRICS=(tls_connect tls_cpu tls_bulk tls_idle)
 declare -A LABEL=(
   [pipeline]="64 B pipelined msg/s (50 conns x depth 16)"
   [bulk]="16 KiB bulk MB/s (4 conns x depth 4)"
@@ -245,9 +247,10 @@ declare -A LABEL=(
   [tls_connect]="TLS handshakes/s (50 concurrent, full TLS 1.3 + 64 B echo)"
   [tls_cpu]="TLS server CPU us per handshake (lower is better)"
   [tls_bulk]="TLS 16 KiB MB/s (4 conns x depth 4)"
+  [tls_idle]="bytes per idle TLS conn ($TLS_IDLE_CONNS conns, lower is better)"
 )
 declare -A FORMAT=([pipeline]=%.0f [bulk]=%.1f [rr]=%.0f [connect]=%.0f [idle]=%.0f
-  [tls_connect]=%.0f [tls_cpu]=%.0f [tls_bulk]=%.1f)
+  [tls_connect]=%.0f [tls_cpu]=%.0f [tls_bulk]=%.1f [tls_idle]=%.0f)
 
 # bench_server NAME COMMAND — every metric for one server, into RESULTS.
 bench_server() {
@@ -299,6 +302,16 @@ bench_tls_server() {
     runs[tls_bulk]+=" $VALUE"
   done
   stop_server "$name-tls"
+  # Idle memory on a fresh process, as for the plain rows; handshakes are
+  # opened 100 at a time (the server's CPU, not its memory, limits them).
+  note "$name: idle TLS memory ($TLS_IDLE_CONNS conns x $REPEAT)"
+  for ((rep = 0; rep < REPEAT; rep++)); do
+    start_server "$name-tls" "$cmd" "$key" || continue
+    DURATION=1 load "$name" connects_per_s connect --tls --concurrency 10 --warmup 0
+    measure_idle "$name" "$TLS_IDLE_CONNS" --tls --batch 100
+    runs[tls_idle]+=" $VALUE"
+    stop_server "$name-tls"
+  done
   for m in "${TLS_METRICS[@]}"; do
     # shellcheck disable=SC2086 # the runs are a space-separated list
     RESULTS[$name:$m]=$(median ${runs[$m]:-})
