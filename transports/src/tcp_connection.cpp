@@ -496,6 +496,10 @@ private:
     flush();
     if (done_)
       return;
+    if (queued_bytes() == 0 && peer_closed_) {
+      shutdown_write(); // nothing to wait for: closes at once
+      return;
+    }
     if (opts_.timeouts.drain > caf::timespan{0})
       arm(timer_kind::drain, opts_.timeouts.drain);
     if (queued_bytes() == 0)
