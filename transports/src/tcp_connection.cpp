@@ -570,17 +570,16 @@ private:
   }
 
   void start_tls() {
+    // One load of the holder: a reload in between must not pair the server
+    // name default of one context with a session of another.
+    auto ctx = opts_.tls.context->current();
     tls_session_options so;
     so.endpoint = where();
-    if (connect_ && opts_.tls.server_name.empty()) {
-      auto ctx = opts_.tls.context->current();
-      if (ctx->options().server_name.empty())
-        so.server_name = connect_->remote.host; // as curl does
-    } else {
-      so.server_name = opts_.tls.server_name;
-    }
-    auto session = make_tls_session(opts_.tls.context->current(),
-                                    std::move(so));
+    so.server_name = opts_.tls.server_name;
+    if (connect_ && so.server_name.empty()
+        && ctx->options().server_name.empty())
+      so.server_name = connect_->remote.host; // as curl does
+    auto session = make_tls_session(std::move(ctx), std::move(so));
     if (!session) {
       finish(std::move(session.error()));
       return;
