@@ -581,7 +581,7 @@ int main(int argc, char** argv) {
     d.self()->request(*pool, 10s, close_atom::value)
       .receive([](caf::ok_atom) {}, [](caf::error&) {});
     d.self()->request(root, 20s, shutdown_atom::value, caf::timespan{10s})
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+      .receive([](ghostnet::supervision::shutdown_report&) {}, [](caf::error&) {});
     return d.errors() == 0 ? 0 : 1;
   }
 }

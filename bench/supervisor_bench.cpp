@@ -59,7 +59,7 @@ result run(caf::actor_system& sys, size_t n) {
   auto t1 = clock_type::now();
   self->request(*sup, std::chrono::minutes(5), ghostnet::shutdown_atom::value,
                 caf::timespan{std::chrono::minutes(5)})
-    .receive([](caf::ok_atom) {},
+    .receive([](ghostnet::supervision::shutdown_report&) {},
              [](caf::error& err) {
                std::fprintf(stderr, "%s\n", ghostnet::describe(err).c_str());
                std::exit(1);

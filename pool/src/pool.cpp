@@ -1078,7 +1078,7 @@ private:
     fail_waiters(refused("acquire"));
     request(members_sup_, close_wait_ + std::chrono::seconds(5),
             shutdown_atom::value, close_wait_)
-      .then([this](caf::ok_atom) { finish(); },
+      .then([this](sv::shutdown_report&) { finish(); },
             [this](caf::error& err) {
               log::warn(source_, "members_shutdown_failed",
                         {log::kv("reason", err)});

@@ -187,10 +187,9 @@ int main(int argc, char** argv, char** envp) {
     }
     specs.push_back(std::move(*spec));
   }
-  if (auto err = node.start(specs)) {
-    std::cerr << "ghostnet-node: " << ghostnet::describe(err) << "\n";
-    return 1;
-  }
+  if (node.start(specs))
+    return 1; // the node logged why, once
+
   {
     std::lock_guard<std::mutex> guard{mtx};
     for (auto& [name, addr] : bound)

@@ -7,7 +7,8 @@
 //   ├── workers    one_for_one: two workers crash at random, one on poison
 //   ├── pipeline   rest_for_one: source → transform → sink
 //   ├── pair       one_for_all: left crashes at random, right goes with it
-//   ├── retry      "flaky" always fails: backoff 200 ms, doubling, max 3 s
+//   ├── retry      "flaky" fails 100 ms after each start: backoff 200 ms,
+//   │              doubling, max 3 s
 //   └── fragile    intensity 2: its worker crashes every 400 ms, so it gives
 //                  up; the root restarts it (after a 2 s backoff)
 
@@ -83,9 +84,14 @@ caf::behavior idle(caf::event_based_actor*) {
   return {[](tick_atom) {}};
 }
 
+// Starts fine, then loses its database 100 ms later, every time. (A child
+// that failed in its own start would fail the node's start instead: a start
+// failure is not a crash, see docs/supervision.md.)
 caf::behavior always_fails(caf::event_based_actor* self) {
-  self->quit(make_error(errc::connection_refused, "connect", "db:5432"));
-  return {};
+  self->delayed_send(self, 100ms, crash_atom::value);
+  return {[=](crash_atom) {
+    self->quit(make_error(errc::connection_refused, "connect", "db:5432"));
+  }};
 }
 
 caf::behavior chaos(caf::event_based_actor* self) {

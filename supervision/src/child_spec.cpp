@@ -42,6 +42,8 @@ caf::error validate(const child_spec& spec) {
     return bad_spec(spec.id, "backoff min must not exceed backoff max");
   if (!(b.random_factor >= 0.0 && b.random_factor <= 10.0))
     return bad_spec(spec.id, "backoff random_factor must be in [0, 10]");
+  if (spec.start_timeout < caf::timespan{0})
+    return bad_spec(spec.id, "start timeout must not be negative (0: no handshake)");
   if (spec.significant && spec.restart == restart_type::permanent)
     return bad_spec(spec.id, "a significant child must be transient or temporary");
   return caf::none;
@@ -66,10 +68,23 @@ caf::error validate(const supervisor_spec& spec) {
   for (const auto& child : spec.children) {
     if (auto err = validate(child))
       return err;
+    if (auto err = validate_significance(child, f.shutdown_when, spec.name))
+      return err;
     if (!ids.insert(child.id).second)
       return make_error(errc::duplicate_child, "validate supervisor spec",
                         spec.name, 0, "duplicate child id '" + child.id + "'");
   }
+  return caf::none;
+}
+
+caf::error validate_significance(const child_spec& child, auto_shutdown when,
+                                 const std::string& supervisor) {
+  if (child.significant && when == auto_shutdown::never)
+    return make_error(errc::invalid_configuration, "validate child spec",
+                      supervisor, 0,
+                      "child '" + child.id
+                        + "' is significant, but auto_shutdown is never: "
+                          "its exit could not end the supervisor");
   return caf::none;
 }
 
@@ -125,6 +140,7 @@ const char* to_string(auto_shutdown x) noexcept {
 
 const char* to_string(child_state x) noexcept {
   switch (x) {
+    case child_state::starting: return "starting";
     case child_state::running: return "running";
     case child_state::restarting: return "restarting";
     case child_state::stopping: return "stopping";
@@ -143,6 +159,7 @@ const char* to_string(event_kind x) noexcept {
     case event_kind::start_failed: return "start_failed";
     case event_kind::gave_up: return "gave_up";
     case event_kind::supervisor_stopped: return "supervisor_stopped";
+    case event_kind::child_abandoned: return "child_abandoned";
   }
   return "?";
 }

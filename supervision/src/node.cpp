@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <set>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -221,9 +220,8 @@ caf::error node::start(std::vector<sv::child_spec> services,
   watch_ = std::make_shared<root_watch>();
   root_->attach_functor(
     [w = watch_](const caf::error& reason) { w->set_down(reason); });
-  events->monitor(root_);
-  if (auto err = await_started(services, events)) {
-    log::error(source, "start_failed", {log::kv("err", err)});
+  if (auto err = await_started(events)) {
+    // The root stops by itself after a failed start; a timeout needs a stop.
     stop_tree(options_.shutdown_timeout, false);
     return err;
   }
@@ -233,121 +231,35 @@ caf::error node::start(std::vector<sv::child_spec> services,
   return caf::none;
 }
 
-caf::error node::await_started(const std::vector<sv::child_spec>& services,
-                               caf::scoped_actor& events) {
-  auto deadline = steady::now() + options_.start_timeout;
-  std::set<std::string> pending;
-  for (auto& s : services)
-    pending.insert(s.id);
-  std::map<std::string, caf::actor> started;
-  caf::error failure;
-  bool root_down = false;
-  caf::error root_reason;
-  auto on_event = [&](sv::supervisor_event& ev) {
-    if (ev.kind == sv::event_kind::child_started && pending.erase(ev.child) > 0)
-      started[ev.child] = caf::actor_cast<caf::actor>(ev.actor);
-    else if (ev.kind == sv::event_kind::start_failed && !failure)
-      failure = ev.reason;
-  };
-  auto on_down = [&](caf::down_msg& msg) {
-    root_down = true;
-    root_reason = msg.reason;
-  };
-  // 1. The root starts its children in order; a failure makes it stop the
-  //    others and exit with start_failed naming the child.
-  while (!pending.empty() && !failure && !root_down
-         && steady::now() < deadline)
-    events->receive(on_event, on_down,
-                    caf::after(left_until(deadline)) >> [] {});
-  if (failure) {
-    while (!root_down && steady::now() < deadline)
-      events->receive(on_event, on_down,
-                      caf::after(left_until(deadline)) >> [] {});
-    return root_down && code_of(root_reason) ? root_reason : failure;
-  }
-  if (root_down)
-    return root_reason ? root_reason
-                       : make_error(errc::start_failed, "start node", "root",
-                                    0, "root supervisor exited during start");
-  if (!pending.empty()) {
-    std::string ids;
-    for (auto& id : pending)
-      ids += (ids.empty() ? "" : ", ") + id;
-    return make_error(errc::timeout, "start node", "root", 0,
-                      "not started within "
-                        + format_duration(options_.start_timeout) + ": "
-                        + ids);
-  }
-  // 2. Supervisor children spawn their own children when they first run,
-  //    after the root saw them start: look inside.
-  for (auto& s : services) {
-    if (s.kind != sv::child_kind::supervisor)
-      continue;
-    auto i = started.find(s.id);
-    if (i == started.end() || !i->second)
-      continue;
-    if (auto err = check_supervisor(i->second, "root/" + s.id,
-                                    left_until(deadline)))
-      return err;
-  }
-  return caf::none;
-}
-
-// Asks `sup` to restart the child "" (no child can have that id): a running
-// supervisor answers unknown_child; one that is stopping because a child
-// failed to start answers invalid_state, and one that is gone cannot answer.
-// Then the same for its supervisor children.
-caf::error node::check_supervisor(const caf::actor& sup,
-                                  const std::string& path, caf::timespan left) {
-  auto deadline = steady::now() + left;
-  caf::scoped_actor self{system()};
-  auto handle = caf::actor_cast<sv::supervisor_actor>(sup);
-  enum { alive, failed, opaque } verdict = alive;
+caf::error node::await_started(caf::scoped_actor& events) {
+  // The start handshake: the root answers once every service has confirmed
+  // its start (a supervisor service once its own children have), or with
+  // the cause of the first failure. Nothing is restarted: a child that
+  // fails to START ends the root's start.
   caf::error err;
-  self->request(handle, left, restart_child_atom::value, std::string{})
-    .receive([](caf::actor&) {},
-             [&](caf::error& x) {
-               if (is(x, errc::unknown_child))
-                 verdict = alive;
-               else if (is(x, errc::invalid_state)
-                        || x == caf::sec::request_receiver_down)
-                 verdict = failed;
-               else if (x == caf::sec::request_timeout)
-                 err = make_error(errc::timeout, "start node", path, 0,
-                                  "supervisor did not answer");
-               else
-                 verdict = opaque; // not a ghostnet supervisor
-             });
-  if (err)
-    return err;
-  if (verdict == opaque)
+  caf::scoped_actor self{system()};
+  self->request(root_, options_.start_timeout, await_start_atom::value)
+    .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = std::move(x); });
+  if (!err)
     return caf::none;
-  if (verdict == failed) {
-    // Report why it stopped: its exit reason names the child that failed.
-    caf::error reason = make_error(errc::start_failed, "start node", path, 0,
-                                   "supervisor stopped during start");
-    self->monitor(sup);
-    self->receive(
-      [&](caf::down_msg& msg) {
-        if (code_of(msg.reason))
-          reason = msg.reason;
+  if (err == caf::sec::request_timeout)
+    err = make_error(errc::timeout, "start node", "root", 0,
+                     "services not started within "
+                       + format_duration(options_.start_timeout));
+  // Which service failed: the root's start_failed event names it.
+  std::string service;
+  bool more = true;
+  while (more)
+    events->receive(
+      [&](sv::supervisor_event& ev) {
+        if (ev.kind == sv::event_kind::start_failed && service.empty())
+          service = ev.child;
       },
-      caf::after(left_until(deadline)) >> [] {});
-    return reason;
-  }
-  std::vector<sv::child_info> children;
-  self->request(handle, left_until(deadline), which_children_atom::value)
-    .receive([&](std::vector<sv::child_info>& xs) { children = std::move(xs); },
-             [&](caf::error& x) { err = x; });
-  if (err)
-    return make_error(errc::start_failed, "start node", path, 0,
-                      "which_children failed: " + describe(err));
-  for (auto& c : children)
-    if (c.kind == sv::child_kind::supervisor && c.actor)
-      if (auto x = check_supervisor(c.actor, path + "/" + c.id,
-                                    left_until(deadline)))
-        return x;
-  return caf::none;
+      caf::after(caf::timespan{0}) >> [&] { more = false; });
+  log::error(source, "start_failed",
+             {log::kv("service", service.empty() ? "-" : service),
+              log::kv("err", err)});
+  return err;
 }
 
 // -- stopping -----------------------------------------------------------------
@@ -358,23 +270,41 @@ node::stop_outcome node::stop_tree(caf::timespan deadline, bool watch_signals) {
   auto outcome = stop_outcome::stopped;
   if (!watch_->is_down()) {
     log::info(source, "stopping", {log::kv("deadline", deadline)});
-    caf::anon_send(root_, shutdown_atom::value, deadline);
-    auto limit = steady::now() + deadline + 1s;
+    // The root answers within the deadline plus its abandon grace, even if
+    // a child is stuck in a handler (it is then abandoned and reported).
+    caf::scoped_actor stopper{system()};
+    stopper->send(root_, shutdown_atom::value, deadline);
+    auto limit = steady::now() + deadline + sv::abandon_grace + 1s;
     bool interrupted = false;
-    while (!watch_->is_down() && steady::now() < limit) {
-      if (watch_signals) {
-        auto slice = std::min<caf::timespan>(left_until(limit), 50ms);
-        if (int sig = wait_for_signal(slice)) {
+    bool answered = false;
+    while (!answered && steady::now() < limit) {
+      auto slice = std::min<caf::timespan>(left_until(limit), 50ms);
+      stopper->receive(
+        [&](sv::shutdown_report& report) {
+          answered = true;
+          if (!report.clean()) {
+            std::string ids;
+            for (auto& id : report.abandoned)
+              ids += (ids.empty() ? "" : ",") + id;
+            log::error(source, "children_abandoned",
+                       {log::kv("count", report.abandoned.size()),
+                        log::kv("children", ids)});
+            outcome = stop_outcome::abandoned;
+          }
+        },
+        [&](caf::error&) { answered = true; },
+        caf::after(watch_signals ? slice : left_until(limit)) >> [] {});
+      if (!answered && watch_signals)
+        if (int sig = wait_for_signal(caf::timespan{0})) {
           log::warn(source, "second_signal",
                     {log::kv("signal", signal_name(sig))});
           interrupted = true;
           break;
         }
-      } else {
-        watch_->wait_until(limit);
-      }
     }
-    if (!watch_->is_down()) {
+    if (answered) {
+      watch_->wait_until(steady::now() + 5s);
+    } else {
       if (!interrupted)
         log::error(source, "stop_missed_deadline",
                    {log::kv("deadline", deadline)});
@@ -400,6 +330,10 @@ caf::error node::stop(caf::timespan deadline) {
       return make_error(errc::timeout, "stop node", "root", 0,
                         "root did not stop within "
                           + format_duration(deadline) + " + 1s; killed");
+    case stop_outcome::abandoned:
+      return make_error(errc::timeout, "stop node", "root", 0,
+                        "children abandoned at the deadline of "
+                          + format_duration(deadline) + " (see the log)");
     default:
       return caf::none;
   }
@@ -435,6 +369,8 @@ int node::run() {
       return 130;
     case stop_outcome::missed_deadline:
       return 1;
+    case stop_outcome::abandoned:
+      return exit_code_abandoned;
     default:
       return 0;
   }

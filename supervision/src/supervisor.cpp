@@ -2,75 +2,85 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
-#include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
+#include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/supervision/detail/child_table.hpp"
+#include "ghostnet/supervision/detail/event_stream.hpp"
+#include "ghostnet/supervision/detail/exit_rules.hpp"
+#include "ghostnet/supervision/detail/restart_intensity.hpp"
+#include "ghostnet/supervision/detail/stop_job.hpp"
 
 namespace ghostnet::supervision {
 
 namespace {
 
-// Messages a supervisor sends itself; never part of its public interface.
-using restart_timer_atom = caf::atom_constant<caf::atom("gsrestart")>;
-using stop_timer_atom = caf::atom_constant<caf::atom("gsstoptmr")>;
-using deadline_atom = caf::atom_constant<caf::atom("gsdeadline")>;
-using job_timer_atom = caf::atom_constant<caf::atom("gsjobtmr")>;
+using detail::child_record;
+using detail::time_point;
 
-using time_point = caf::actor_clock::time_point;
-
-bool is_normal_exit(const caf::error& reason) {
-  return !reason || reason == caf::exit_reason::normal
-         || reason == caf::exit_reason::user_shutdown;
-}
-
-bool should_restart(restart_type type, const caf::error& reason) {
-  switch (type) {
-    case restart_type::permanent: return true;
-    case restart_type::transient: return !is_normal_exit(reason);
-    case restart_type::temporary: return false;
-  }
-  return false;
-}
+// The supervisor's one timer message; carries the token of the timer armed
+// last, so that an earlier, superseded one is ignored.
+using tick_atom = caf::atom_constant<caf::atom("gstick")>;
 
 std::string format_duration(caf::timespan d) {
   using namespace std::chrono;
-  auto ms = duration_cast<milliseconds>(d).count();
-  return std::to_string(ms) + "ms";
+  return std::to_string(duration_cast<milliseconds>(d).count()) + "ms";
 }
 
-/// The supervisor proper. It monitors its children (a child's exit arrives
-/// as a down_msg) rather than linking to them: in CAF 0.17 an actor that
-/// receives an exit_msg unlinks from its sender, so a child told to stop
-/// would vanish without notice. Any exit_msg the supervisor receives comes
-/// from its parent (or another owner) and means "stop the tree". If the
-/// supervisor dies without stopping its children (killed), `on_exit` kills
-/// them, as OTP's links would. Everything that stops children is asynchronous (a "stop
-/// job"); requests that would change children while a stop job runs are
-/// deferred until it ends, so that each operation sees a settled tree.
+/// A reason in a few words, for an error's detail: no nested quoting.
+std::string short_reason(const caf::error& err) {
+  auto code = code_of(err);
+  if (!code)
+    return describe(err);
+  auto ctx = context_of(err);
+  std::string result = to_string(*code);
+  if (!ctx.operation.empty())
+    result += " in " + ctx.operation;
+  if (!ctx.endpoint.empty())
+    result += " at " + ctx.endpoint;
+  return result;
+}
+
+/// The supervisor proper: a shell around its child table, restart
+/// intensity, stop job and event stream (each in detail/). It monitors its
+/// children rather than linking to them: in CAF 0.17 an actor that receives
+/// an exit_msg unlinks from its sender, so a child told to stop would vanish
+/// without notice. If the supervisor dies without stopping its children
+/// (killed), `on_exit` kills them, as OTP's links would.
+///
+/// One thing at a time, as in OTP (whose supervisor blocks while it starts
+/// or stops): while a stop job or a start job runs, exits of children that
+/// are not part of it and requests that change children wait in `deferred_`
+/// and run in arrival order when it ends, each checked against the child's
+/// generation. The exit of a child that the running stop job was going to
+/// stop is part of that stop. Dynamic start_child requests are the one
+/// exception: their start handshakes overlap (a connections supervisor
+/// starts many children at once).
 template <class Base>
 class supervisor_impl : public Base {
 public:
-  // Base is a dependent type: name what we use of it.
   using Base::clock;
+  using Base::current_sender;
   using Base::delayed_send;
   using Base::fail_state;
   using Base::make_response_promise;
   using Base::monitor;
   using Base::quit;
+  using Base::request;
   using Base::send;
   using Base::send_exit;
   using Base::set_default_handler;
@@ -79,8 +89,12 @@ public:
   using Base::system;
 
   supervisor_impl(caf::actor_config& cfg, supervisor_spec spec)
-    : Base(cfg), spec_(std::move(spec)),
-      source_("supervisor:" + spec_.name) {
+    : Base(cfg),
+      spec_(std::move(spec)),
+      table_(spec_.flags.how == strategy::simple_one_for_one),
+      intensity_(spec_.flags.intensity, spec_.flags.period),
+      events_(spec_.name),
+      parent_(spec_.parent) {
     // nop
   }
 
@@ -95,12 +109,11 @@ public:
       ghostnet::detail::close_mailbox_on_exit(*this);
     // Normally every child is gone by now. If we were killed, take the
     // children along so that no orphan outlives its supervisor.
-    for (auto& kvp : children_)
+    for (auto& kvp : table_)
       if (kvp.second.actor)
         caf::anon_send_exit(kvp.second.actor, caf::exit_reason::kill);
-    children_.clear();
-    by_actor_.clear();
-    subscribers_.clear();
+    table_.clear();
+    events_.clear();
     // Promises hold a reference to this actor: answer and drop them, or the
     // supervisor would keep itself alive (and its requesters would wait).
     auto reason = fail_state() ? fail_state()
@@ -108,287 +121,494 @@ public:
     for (auto& rp : shutdown_promises_)
       if (rp.pending())
         rp.deliver(reason);
+    for (auto& rp : ready_promises_)
+      if (rp.pending())
+        rp.deliver(reason);
+    for (auto& kvp : start_waiters_)
+      if (kvp.second.pending())
+        kvp.second.deliver(reason);
+    for (auto& kvp : terminate_waiters_)
+      for (auto& rp : kvp.second)
+        if (rp.pending())
+          rp.deliver(reason);
     shutdown_promises_.clear();
-    job_.reset();
+    ready_promises_.clear();
+    start_waiters_.clear();
+    terminate_waiters_.clear();
+    if (start_ && start_->rp.pending())
+      start_->rp.deliver(reason);
+    start_.reset();
+    stop_.reset();
+    stop_done_ = nullptr;
     deferred_.clear();
   }
 
 private:
-  struct child {
-    uint64_t key = 0;
-    std::shared_ptr<const child_spec> spec; ///< dynamic children share one
-    caf::message args; ///< simple_one_for_one start arguments
-    caf::actor actor;
-    child_state state = child_state::stopped;
-    uint64_t restarts = 0;
-    caf::error last_exit;
-    time_point started_at;
-    uint32_t consecutive_failures = 0;
-    uint64_t generation = 0;             ///< invalidates stale timers
-    std::vector<uint64_t> restart_group; ///< who restarts with this child
+  /// Children started one after the other, each confirmed (the start
+  /// handshake) before the next: the initial start, a group restart, one
+  /// static start_child or restart_child.
+  struct start_job {
+    enum class purpose : uint8_t { initial, restart, single };
+    purpose why = purpose::initial;
+    std::deque<uint64_t> todo; ///< still to start, in start order
+    uint64_t current = 0;      ///< started, awaiting its confirmation
+    caf::response_promise rp;  ///< single: the requester
+    bool manual = false;       ///< single: by restart_child
   };
 
-  struct stop_job {
-    uint64_t id = 0;
-    std::deque<uint64_t> queue;         ///< children still to be asked
-    std::unordered_set<uint64_t> waiting; ///< asked, not yet gone
-    bool parallel = false;
-    std::function<void()> done;
+  enum class timer_kind : uint8_t { restart, start_deadline };
+
+  struct timer_entry {
+    timer_kind kind;
+    uint64_t key;
+    uint64_t token; ///< restart: the leader's restart_token; else generation
   };
 
   bool dynamic() const noexcept {
     return spec_.flags.how == strategy::simple_one_for_one;
   }
 
-  // -- starting ---------------------------------------------------------------
-
-  /// A static child: its own spec, found by id.
-  child& add_record(child_spec spec, caf::message args) {
-    auto key = next_key_++;
-    auto& c = children_.emplace_hint(children_.end(), key, child{})->second;
-    c.key = key;
-    c.spec = std::make_shared<const child_spec>(std::move(spec));
-    c.args = std::move(args);
-    by_id_[c.spec->id] = key;
-    return c;
+  bool busy() const noexcept {
+    return stop_.has_value() || start_.has_value();
   }
 
-  /// A simple_one_for_one child: it shares the template (a connections
-  /// supervisor has thousands: no copy of the spec, no id string per child;
-  /// the id "<template>#<key>" is made when something shows it).
-  child& add_dynamic_record(caf::message args) {
-    if (!template_)
-      template_ = std::make_shared<const child_spec>(spec_.children.front());
-    auto key = next_key_++;
-    auto& c = children_.emplace_hint(children_.end(), key, child{})->second;
-    c.key = key;
-    c.spec = template_;
-    c.args = std::move(args);
-    return c;
-  }
-
-  void remove_record(uint64_t key) {
-    auto i = children_.find(key);
-    if (i == children_.end())
-      return;
-    if (!dynamic())
-      by_id_.erase(i->second.spec->id);
-    if (i->second.actor)
-      by_actor_.erase(i->second.actor.address());
-    children_.erase(i);
-  }
-
-  std::string id_of(const child& c) const {
-    if (!dynamic())
-      return c.spec->id;
-    return c.spec->id + "#" + std::to_string(c.key);
-  }
-
-  caf::error start(child& c) {
-    caf::expected<caf::actor> res{caf::actor{}};
-    try {
-      res = c.spec->start(system(), c.args);
-    } catch (const std::exception& ex) {
-      res = make_error(errc::start_failed, "start child", id_of(c), 0,
-                       std::string{"start function threw: "} + ex.what());
-    } catch (...) {
-      res = make_error(errc::start_failed, "start child", id_of(c), 0,
-                       "start function threw a non-standard exception");
-    }
-    if (res && !*res)
-      res = make_error(errc::start_failed, "start child", id_of(c), 0,
-                       "start function returned an invalid actor");
-    if (!res) {
-      auto err = code_of(res.error())
-                   ? res.error()
-                   : make_error(errc::start_failed, "start child", id_of(c),
-                                0, describe(res.error()));
-      publish(event_kind::start_failed, c, err);
-      return err;
-    }
-    c.actor = std::move(*res);
-    c.state = child_state::running;
-    c.started_at = clock().now();
-    ++c.generation;
-    by_actor_[c.actor.address()] = c.key;
-    monitor(c.actor);
-    return caf::none;
+  time_point now() {
+    return clock().now();
   }
 
   // -- events -----------------------------------------------------------------
 
-  void publish(event_kind kind, const child& c, const caf::error& reason = {},
-               caf::timespan delay = caf::timespan{0}) {
-    auto lvl = level_of(kind, reason, c.spec->routine_exits);
-    // Nothing to do for nobody: no event is built (a connections supervisor
-    // publishes two per connection).
-    if (subscribers_.empty() && !log::enabled(lvl))
+  void publish(event_kind kind, const child_record& c,
+               const caf::error& reason = {}, caf::timespan delay = {},
+               bool reported = false) {
+    auto lvl = detail::event_stream::level_of(kind, reason,
+                                              c.spec->routine_exits, reported);
+    if (!events_.wanted(lvl))
       return;
     supervisor_event ev;
     ev.kind = kind;
     ev.supervisor = spec_.name;
-    ev.child = id_of(c);
+    ev.child = table_.id_of(c);
     ev.actor = c.actor.address();
     ev.reason = reason;
     ev.restarts = c.restarts;
     ev.delay = delay;
-    emit(std::move(ev), lvl);
+    events_.emit(this, ev, lvl);
   }
 
-  /// Starts and orderly stops are routine (a connection supervisor has
-  /// thousands): debug. Failures stand out, unless the child's spec says that
-  /// its abnormal exits are routine too (a connection reset by its peer).
-  static log::level level_of(event_kind kind, const caf::error& reason,
-                             bool routine_exits = false) {
-    switch (kind) {
-      case event_kind::child_started:
-      case event_kind::child_terminated:
-        return log::level::debug;
-      case event_kind::child_exited:
-        return is_normal_exit(reason) || routine_exits ? log::level::debug
-                                                       : log::level::warn;
-      case event_kind::gave_up:
-      case event_kind::start_failed:
-        return log::level::error;
-      default:
-        return log::level::info;
-    }
+  void publish_own(event_kind kind, const caf::error& reason) {
+    supervisor_event ev;
+    ev.kind = kind;
+    ev.supervisor = spec_.name;
+    ev.reason = reason;
+    events_.emit(this, ev, detail::event_stream::level_of(kind, reason));
   }
 
-  void emit(supervisor_event ev) {
-    auto lvl = level_of(ev.kind, ev.reason);
-    emit(std::move(ev), lvl);
+  // -- timers -----------------------------------------------------------------
+
+  void add_timer(time_point at, timer_entry entry) {
+    timers_.emplace(at, entry);
+    arm_timer();
   }
 
-  void emit(supervisor_event ev, log::level lvl) {
-    if (log::enabled(lvl)) {
-      if (ev.child.empty())
-        log::write(lvl, source_, to_string(ev.kind),
-                   {log::kv("reason", describe(ev.reason))});
+  /// Keeps one delayed message in CAF's clock, for the earliest thing due.
+  void arm_timer() {
+    std::optional<time_point> next;
+    if (!timers_.empty())
+      next = timers_.begin()->first;
+    if (stop_)
+      if (auto t = stop_->next_deadline(); t && (!next || *t < *next))
+        next = t;
+    if (!next || (armed_ && armed_at_ <= *next))
+      return;
+    armed_ = true;
+    armed_at_ = *next;
+    auto delay = std::max(caf::timespan{0}, *next - now());
+    delayed_send(this, delay, tick_atom::value, ++armed_token_);
+  }
+
+  void on_tick(uint64_t token) {
+    if (!armed_ || token != armed_token_)
+      return; // superseded by an earlier timer
+    armed_ = false;
+    auto t = now();
+    while (!timers_.empty() && timers_.begin()->first <= t) {
+      auto entry = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      if (entry.kind == timer_kind::restart)
+        on_restart_due(entry.key, entry.token);
       else
-        log::write(lvl, source_, to_string(ev.kind),
-                   {log::kv("child", ev.child),
-                    log::kv("reason", describe(ev.reason)),
-                    log::kv("restarts", ev.restarts),
-                    log::kv("delay", format_duration(ev.delay))});
+        on_start_deadline(entry.key, entry.token);
     }
-    for (auto& sub : subscribers_)
-      send(sub, ev);
+    if (stop_)
+      on_stop_due(stop_->poll(t));
+    arm_timer();
+  }
+
+  // -- starting ---------------------------------------------------------------
+
+  caf::error start_error(const child_record& c, std::string detail) {
+    return make_error(errc::start_failed, "start child",
+                      spec_.name + "/" + table_.id_of(c), 0, std::move(detail));
+  }
+
+  /// A start failure is reported as its cause where the cause is a ghostnet
+  /// error (it names its endpoint: "bind 127.0.0.1:7007, errno 98"), else as
+  /// start_failed naming the child.
+  caf::error start_failure(const child_record& c, const caf::error& cause,
+                           const char* what) {
+    if (code_of(cause))
+      return cause;
+    return start_error(c, std::string{what} + ": " + describe(cause));
+  }
+
+  /// Runs the start function and, if it returned an actor, begins the start
+  /// handshake. Returns an error if the start function failed; otherwise the
+  /// child is `starting` (or `running` if it needs no handshake).
+  caf::error begin_start(child_record& c) {
+    caf::expected<caf::actor> res{caf::actor{}};
+    try {
+      res = c.spec->start(system(), c.args);
+    } catch (const std::exception& ex) {
+      res = start_error(c, std::string{"start function threw: "} + ex.what());
+    } catch (...) {
+      res = start_error(c, "start function threw a non-standard exception");
+    }
+    if (res && !*res)
+      res = start_error(c, "start function returned an invalid actor");
+    if (!res)
+      return start_failure(c, res.error(), "start function failed");
+    // A temporary child is never started again: keep nothing of its args.
+    if (c.spec->restart == restart_type::temporary)
+      c.args = caf::message{};
+    table_.bind(c, std::move(*res));
+    c.started_at = now();
+    monitor(c.actor);
+    if (c.spec->start_timeout <= caf::timespan{0}) {
+      c.state = child_state::running;
+      return caf::none;
+    }
+    c.state = child_state::starting;
+    auto key = c.key;
+    auto gen = c.generation;
+    // No request timeout: CAF 0.17 never cancels one (it would sit in the
+    // clock for its whole duration); the supervisor's own timer bounds it.
+    // A dead child's mailbox bounces the request at once.
+    if (c.spec->kind == child_kind::supervisor)
+      request(caf::actor_cast<supervisor_actor>(c.actor), caf::infinite,
+              await_start_atom::value)
+        .then([this, key, gen](caf::ok_atom) { on_start_outcome(key, gen, {}); },
+              [this, key, gen](caf::error& err) {
+                on_start_outcome(key, gen, std::move(err));
+              });
+    else
+      request(c.actor, caf::infinite, caf::sys_atom::value,
+              caf::get_atom::value, std::string{"info"})
+        .then(
+          [this, key, gen](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
+                           std::string&) { on_start_outcome(key, gen, {}); },
+          [this, key, gen](caf::error& err) {
+            on_start_outcome(key, gen, std::move(err));
+          });
+    add_timer(c.started_at + c.spec->start_timeout,
+              {timer_kind::start_deadline, key, gen});
+    return caf::none;
+  }
+
+  void on_start_deadline(uint64_t key, uint64_t gen) {
+    auto* c = table_.find(key);
+    if (!c || c->generation != gen || c->state != child_state::starting)
+      return;
+    on_start_outcome(key, gen,
+                     start_error(*c, "did not confirm its start within "
+                                       + format_duration(c->spec->start_timeout)));
+  }
+
+  /// The handshake's answer, the child's exit during its start, or the
+  /// start deadline: whichever comes first decides; the others are stale.
+  void on_start_outcome(uint64_t key, uint64_t gen, caf::error err) {
+    auto* c = table_.find(key);
+    if (!c || c->generation != gen || c->state != child_state::starting)
+      return;
+    // The handshake bounced off a dead child: its down message, which we
+    // get too, carries the reason.
+    if (err == caf::sec::request_receiver_down)
+      return;
+    if (!err) {
+      c->state = child_state::running;
+      start_confirmed(*c);
+      return;
+    }
+    // Dead (request bounced, or its down arrived) or too slow: give up on
+    // this instance. A slow one is killed; its later exit is not matched.
+    if (c->actor)
+      send_exit(c->actor, caf::exit_reason::kill);
+    table_.unbind(*c);
+    c->state = child_state::stopped;
+    auto failure = start_failure(*c, err, "exited during its start");
+    c->last_exit = failure;
+    start_failed(*c, failure);
+  }
+
+  void start_confirmed(child_record& c) {
+    if (start_ && start_->current == c.key) {
+      start_->current = 0;
+      confirmed_in_job(c);
+      advance_start();
+      return;
+    }
+    // A dynamic child started on request.
+    publish(event_kind::child_started, c);
+    if (auto i = start_waiters_.find(c.key); i != start_waiters_.end()) {
+      i->second.deliver(c.actor);
+      start_waiters_.erase(i);
+    }
+  }
+
+  void start_failed(child_record& c, const caf::error& err) {
+    if (start_ && start_->current == c.key) {
+      start_->current = 0;
+      failed_in_job(c, err);
+      return;
+    }
+    publish(event_kind::start_failed, c, err, {}, true);
+    if (auto i = start_waiters_.find(c.key); i != start_waiters_.end()) {
+      i->second.deliver(err);
+      start_waiters_.erase(i);
+    }
+    table_.remove(c.key);
+  }
+
+  void confirmed_in_job(child_record& c) {
+    switch (start_->why) {
+      case start_job::purpose::initial:
+        publish(event_kind::child_started, c);
+        break;
+      case start_job::purpose::restart:
+        ++c.restarts;
+        publish(event_kind::child_restarted, c);
+        break;
+      case start_job::purpose::single:
+        if (start_->manual) {
+          ++c.manual_restarts;
+          publish(event_kind::child_restarted, c);
+        } else {
+          publish(event_kind::child_started, c);
+        }
+        start_->rp.deliver(c.actor);
+        break;
+    }
+  }
+
+  void failed_in_job(child_record& c, const caf::error& err) {
+    auto job = std::move(*start_);
+    start_.reset();
+    switch (job.why) {
+      case start_job::purpose::initial:
+        // Reported to the parent (the handshake) or to whoever monitors us.
+        publish(event_kind::start_failed, c, err, {}, true);
+        start_error_ = err;
+        terminate_self(err);
+        return;
+      case start_job::purpose::single:
+        publish(event_kind::start_failed, c, err, {}, true);
+        if (!job.manual)
+          table_.remove(c.key); // start_child adds no spec that cannot start
+        job.rp.deliver(err);
+        drain_deferred();
+        return;
+      case start_job::purpose::restart:
+        publish(event_kind::start_failed, c, err);
+        // A failed restart is another failure, as in OTP: counted, and the
+        // group of the child that failed is restarted again (one_for_all:
+        // everyone, so what was restarted already is stopped first).
+        c.state = child_state::stopped;
+        if (!intensity_.record(now())) {
+          give_up(c, err);
+          return;
+        }
+        ++c.consecutive_failures;
+        restart_group_of(c);
+        return;
+    }
+  }
+
+  void advance_start() {
+    while (start_ && start_->current == 0) {
+      if (start_->todo.empty()) {
+        complete_start_job();
+        return;
+      }
+      auto key = start_->todo.front();
+      start_->todo.pop_front();
+      auto* c = table_.find(key);
+      if (!c
+          || (start_->why == start_job::purpose::restart
+              && c->state != child_state::restarting))
+        continue; // removed, terminated or started meanwhile
+      c->restart_leader = 0;
+      start_->current = key;
+      if (auto err = begin_start(*c)) {
+        c->state = child_state::stopped;
+        c->last_exit = err;
+        start_failed(*c, err);
+        return;
+      }
+      if (c->state == child_state::running) { // no handshake
+        start_->current = 0;
+        confirmed_in_job(*c);
+      }
+    }
+  }
+
+  void complete_start_job() {
+    auto why = start_->why;
+    start_.reset();
+    if (why == start_job::purpose::initial) {
+      started_ = true;
+      for (auto& rp : ready_promises_)
+        rp.deliver(caf::ok_atom::value);
+      ready_promises_.clear();
+    }
+    drain_deferred();
   }
 
   // -- exits ------------------------------------------------------------------
 
   void on_down(caf::down_msg& msg) {
-    auto i = by_actor_.find(msg.source);
-    if (i == by_actor_.end()) {
-      // A subscriber went away.
-      subscribers_.erase(std::remove_if(subscribers_.begin(),
-                                        subscribers_.end(),
-                                        [&](const caf::actor& x) {
-                                          return x.address() == msg.source;
-                                        }),
-                         subscribers_.end());
+    auto* c = table_.find(msg.source);
+    if (!c) {
+      // A subscriber went away, or an instance we gave up on (a start that
+      // timed out, an abandoned child): nothing to match.
+      events_.remove(msg.source);
       return;
     }
-    auto key = i->second;
-    by_actor_.erase(i);
-    auto& c = children_.at(key);
-    c.actor = nullptr;
-    c.last_exit = msg.reason;
-    if (c.state == child_state::stopping) {
-      c.state = child_state::stopped;
-      publish(event_kind::child_terminated, c, msg.reason);
-      if (c.spec->restart == restart_type::temporary || dynamic())
-        remove_record(key);
-      stop_progress(key);
+    table_.unbind(*c);
+    c->last_exit = msg.reason;
+    auto key = c->key;
+    switch (c->state) {
+      case child_state::starting:
+        on_start_outcome(key, c->generation,
+                         msg.reason ? msg.reason
+                                    : start_error(*c, "exited normally before "
+                                                      "confirming its start"));
+        return;
+      case child_state::stopping:
+        c->state = child_state::stopped;
+        publish(event_kind::child_terminated, *c, msg.reason);
+        if (c->spec->restart == restart_type::temporary || dynamic())
+          table_.remove(key);
+        child_gone(key);
+        return;
+      default:
+        break;
+    }
+    c->state = child_state::stopped;
+    publish(event_kind::child_exited, *c, msg.reason);
+    if (stop_ && stop_->contains(key)) {
+      // The stop was coming for it: its exit is part of that stop, not a
+      // new failure (the group is restarted once, as in OTP).
+      child_gone(key);
       return;
     }
-    c.state = child_state::stopped;
-    publish(event_kind::child_exited, c, msg.reason);
-    if (terminating_ || (job_ && job_->waiting.count(key) > 0)) {
-      stop_progress(key);
-      return;
-    }
-    if (job_) {
-      // Settle the running stop job first; then decide about this child.
-      deferred_.emplace_back([this, key, reason = msg.reason] {
-        if (children_.count(key) > 0)
-          handle_exit(key, reason);
-      });
-      return;
-    }
-    handle_exit(key, msg.reason);
-  }
-
-  void handle_exit(uint64_t key, const caf::error& reason) {
     if (terminating_)
       return;
-    auto& c = children_.at(key);
-    if (!should_restart(c.spec->restart, reason)) {
+    if (busy()) {
+      // Decided when the running job is done, if this instance is still the
+      // latest (a group restart may have replaced it meanwhile).
+      deferred_.emplace_back(
+        [this, key, gen = c->generation, reason = msg.reason] {
+          auto* x = table_.find(key);
+          if (x && x->generation == gen && x->state == child_state::stopped
+              && !x->actor)
+            handle_exit(*x, reason);
+        });
+      return;
+    }
+    handle_exit(*c, msg.reason);
+  }
+
+  void handle_exit(child_record& c, const caf::error& reason) {
+    if (terminating_)
+      return;
+    if (!detail::should_restart(c.spec->restart, reason)) {
       bool significant = c.spec->significant;
       if (c.spec->restart == restart_type::temporary || dynamic())
-        remove_record(key);
+        table_.remove(c.key);
       if (significant)
         check_auto_shutdown();
       return;
     }
-    if (!count_restart()) {
+    if (!intensity_.record(now())) {
       give_up(c, reason);
       return;
     }
-    if (clock().now() - c.started_at >= c.spec->backoff.reset_after)
+    if (now() - c.started_at >= c.spec->backoff.reset_after)
       c.consecutive_failures = 1;
     else
       ++c.consecutive_failures;
-    auto group = restart_group(key);
-    // Stop the others of the group (reverse start order), then restart all.
-    std::vector<uint64_t> to_stop;
-    for (auto k : group)
-      if (k != key)
-        to_stop.push_back(k);
-    std::reverse(to_stop.begin(), to_stop.end());
-    stop_children(std::move(to_stop), false, [this, key, group] {
-      auto i = children_.find(key);
-      if (i == children_.end())
-        return;
-      for (auto k : group)
-        if (auto j = children_.find(k); j != children_.end())
-          j->second.state = child_state::restarting;
-      schedule_restart(i->second, group);
-    });
+    restart_group_of(c);
   }
 
   /// Children restarted together with `key`, in start order.
-  std::vector<uint64_t> restart_group(uint64_t key) const {
-    std::vector<uint64_t> result;
+  std::vector<uint64_t> group_of(uint64_t key) const {
     switch (spec_.flags.how) {
-      case strategy::one_for_one:
-      case strategy::simple_one_for_one:
-        result.push_back(key);
-        break;
       case strategy::one_for_all:
-        for (auto& kvp : children_)
-          result.push_back(kvp.first);
-        break;
+        return table_.keys();
       case strategy::rest_for_one:
-        for (auto i = children_.find(key); i != children_.end(); ++i)
-          result.push_back(i->first);
-        break;
+        return table_.keys(key);
+      default:
+        return {key};
     }
-    return result;
   }
 
-  /// Records one restart; false if that exceeds the intensity.
-  bool count_restart() {
-    auto now = clock().now();
-    restart_times_.push_back(now);
-    while (!restart_times_.empty()
-           && now - restart_times_.front() > spec_.flags.period)
-      restart_times_.pop_front();
-    return restart_times_.size() <= spec_.flags.intensity;
+  /// Stops the others of the group of `c` (reverse start order), then
+  /// restarts the group, after `c`'s backoff delay if it has one.
+  void restart_group_of(child_record& c) {
+    auto leader = c.key;
+    auto group = group_of(leader);
+    // This group takes over restarts that were pending for its members.
+    for (auto k : group)
+      if (auto* m = table_.find(k); m && m->state == child_state::restarting)
+        cancel_pending_restart(*m, child_state::stopped);
+    std::vector<uint64_t> to_stop;
+    for (auto i = group.rbegin(); i != group.rend(); ++i)
+      if (*i != leader)
+        to_stop.push_back(*i);
+    stop_children(std::move(to_stop), detail::stop_job::order::serial,
+                  [this, leader, group] { schedule_restart(leader, group); });
   }
 
-  caf::timespan backoff_delay(const child& c) {
+  void schedule_restart(uint64_t leader, const std::vector<uint64_t>& group) {
+    auto* l = table_.find(leader);
+    if (!l || terminating_)
+      return;
+    std::vector<uint64_t> members;
+    for (auto k : group) {
+      auto* m = table_.find(k);
+      if (!m)
+        continue;
+      // Temporary children are never restarted, not even with a group.
+      if (k != leader && m->spec->restart == restart_type::temporary) {
+        table_.remove(k);
+        continue;
+      }
+      m->state = child_state::restarting;
+      m->restart_leader = leader;
+      members.push_back(k);
+    }
+    l->restart_group = std::move(members);
+    auto delay = backoff_delay(*l);
+    l->restart_token = ++tokens_;
+    if (delay > caf::timespan{0}) {
+      publish(event_kind::restart_scheduled, *l, l->last_exit, delay);
+      add_timer(now() + delay, {timer_kind::restart, leader, l->restart_token});
+    } else {
+      run_restart(leader, l->restart_token);
+    }
+  }
+
+  caf::timespan backoff_delay(const child_record& c) const {
     const auto& b = c.spec->backoff;
     if (b.min <= caf::timespan{0} || c.consecutive_failures == 0)
       return caf::timespan{0};
@@ -396,80 +616,51 @@ private:
                                    b.random_factor);
   }
 
-  void schedule_restart(child& c, std::vector<uint64_t> group) {
-    if (terminating_)
-      return;
-    auto delay = backoff_delay(c);
-    c.restart_group = std::move(group);
-    ++c.generation;
-    if (delay > caf::timespan{0}) {
-      publish(event_kind::restart_scheduled, c, c.last_exit, delay);
-      delayed_send(this, delay, restart_timer_atom::value, c.key, c.generation);
-    } else {
-      restart_now(c.key);
-    }
+  void on_restart_due(uint64_t leader, uint64_t token) {
+    run_when_idle([this, leader, token] { run_restart(leader, token); });
   }
 
-  void on_restart_timer(uint64_t key, uint64_t generation) {
-    auto i = children_.find(key);
-    if (i == children_.end() || i->second.generation != generation
-        || i->second.state != child_state::restarting || terminating_)
-      return;
-    run_when_idle([this, key] { restart_now(key); });
+  void run_restart(uint64_t leader, uint64_t token) {
+    auto* l = table_.find(leader);
+    if (!l || l->restart_token != token || token == 0 || terminating_)
+      return; // cancelled or superseded
+    l->restart_token = 0;
+    start_.emplace();
+    start_->why = start_job::purpose::restart;
+    auto group = std::move(l->restart_group);
+    start_->todo.assign(group.begin(), group.end());
+    advance_start();
   }
 
-  void restart_now(uint64_t key) {
-    auto i = children_.find(key);
-    if (i == children_.end() || terminating_)
-      return;
-    auto group = std::move(i->second.restart_group);
-    if (group.empty())
-      group.push_back(key);
-    for (auto k : group) {
-      auto j = children_.find(k);
-      if (j == children_.end() || j->second.state != child_state::restarting)
-        continue;
-      auto& c = j->second;
-      if (auto err = start(c)) {
-        // A failed restart counts as another failure, as in OTP.
-        c.state = child_state::restarting;
-        c.last_exit = err;
-        if (!count_restart()) {
-          give_up(c, err);
-          return;
+  /// Takes `c` out of the restart it waits for; `c` and, if it leads that
+  /// restart, the rest of its group end up in `state`.
+  void cancel_pending_restart(child_record& c, child_state state) {
+    if (c.restart_leader == c.key) {
+      for (auto k : c.restart_group)
+        if (auto* m = table_.find(k);
+            m && m != &c && m->state == child_state::restarting) {
+          m->state = state;
+          m->restart_leader = 0;
         }
-        ++c.consecutive_failures;
-        std::vector<uint64_t> rest(std::find(group.begin(), group.end(), k),
-                                   group.end());
-        auto delay = backoff_delay(c);
-        c.restart_group = std::move(rest);
-        ++c.generation;
-        publish(event_kind::restart_scheduled, c, err, delay);
-        delayed_send(this, delay, restart_timer_atom::value, c.key,
-                     c.generation);
-        return;
-      }
-      ++c.restarts;
-      publish(event_kind::child_restarted, c);
+      c.restart_group.clear();
+      c.restart_token = 0;
+    } else if (auto* l = table_.find(c.restart_leader)) {
+      auto& g = l->restart_group;
+      g.erase(std::remove(g.begin(), g.end(), c.key), g.end());
     }
+    c.restart_leader = 0;
+    c.state = state;
   }
 
-  void give_up(const child& c, const caf::error& reason) {
+  void give_up(const child_record& c, const caf::error& reason) {
     auto err = make_error(errc::restart_intensity_exceeded, "restart",
                           spec_.name, 0,
                           "more than " + std::to_string(spec_.flags.intensity)
                             + " restarts in "
-                            + format_duration(spec_.flags.period)
-                            + "; last: " + id_of(c) + " exited with "
-                            + describe(reason));
-    supervisor_event ev;
-    ev.kind = event_kind::gave_up;
-    ev.supervisor = spec_.name;
-    ev.child = id_of(c);
-    ev.actor = c.actor.address();
-    ev.reason = err;
-    ev.restarts = c.restarts;
-    emit(std::move(ev));
+                            + format_duration(spec_.flags.period) + "; last: "
+                            + table_.id_of(c) + " exited with "
+                            + short_reason(reason));
+    publish(event_kind::gave_up, c, err);
     terminate_self(err);
   }
 
@@ -481,7 +672,7 @@ private:
         terminate_self(caf::exit_reason::user_shutdown);
         return;
       case auto_shutdown::all_significant:
-        for (auto& kvp : children_)
+        for (auto& kvp : table_)
           if (kvp.second.spec->significant
               && kvp.second.state != child_state::stopped)
             return;
@@ -492,122 +683,129 @@ private:
 
   // -- stopping ---------------------------------------------------------------
 
-  void stop_children(std::vector<uint64_t> keys, bool parallel,
+  void stop_children(std::vector<uint64_t> keys, detail::stop_job::order how,
                      std::function<void()> done) {
-    job_.emplace();
-    job_->id = ++job_ids_;
-    job_->queue.assign(keys.begin(), keys.end());
-    job_->parallel = parallel;
-    job_->done = std::move(done);
-    advance_job();
+    stop_.emplace(std::move(keys), how);
+    stop_done_ = std::move(done);
+    advance_stop();
   }
 
-  /// Asks one child to stop; false if it is not running. With `own_timer`
-  /// false the caller arms one timer for a whole group instead.
-  bool ask_stop(uint64_t key, bool own_timer = true) {
-    auto i = children_.find(key);
-    if (i == children_.end())
+  /// Asks one child to stop; false if it has no instance to stop.
+  bool ask_stop(uint64_t key) {
+    auto* c = table_.find(key);
+    if (!c)
       return false;
-    auto& c = i->second;
-    if (!c.actor) {
-      if (c.state == child_state::restarting)
-        c.state = child_state::stopped;
+    if (!c->actor) {
+      if (c->state == child_state::restarting)
+        cancel_pending_restart(*c, child_state::stopped);
       return false;
     }
-    if (c.state == child_state::stopping)
-      return true; // already asked; wait for it
-    c.state = child_state::stopping;
-    ++c.generation;
-    switch (c.spec->shutdown.how) {
-      case shutdown_policy::mode::brutal_kill:
-        send_exit(c.actor, caf::exit_reason::kill);
-        break;
-      case shutdown_policy::mode::timeout:
-        send_exit(c.actor, caf::exit_reason::user_shutdown);
-        if (own_timer)
-          delayed_send(this, c.spec->shutdown.timeout, stop_timer_atom::value,
-                       c.key, c.generation);
-        break;
-      case shutdown_policy::mode::infinity:
-        send_exit(c.actor, caf::exit_reason::user_shutdown);
-        break;
+    std::optional<time_point> kill_at;
+    if (c->spec->shutdown.how == shutdown_policy::mode::timeout)
+      kill_at = now() + c->spec->shutdown.timeout;
+    if (c->state == child_state::stopping) {
+      stop_->asked(key, kill_at); // asked by an earlier job: wait for it
+      return true;
     }
+    if (c->state == child_state::starting) {
+      // Stopped before it confirmed its start: its requester hears of it.
+      if (auto i = start_waiters_.find(key); i != start_waiters_.end()) {
+        i->second.deliver(make_error(errc::invalid_state, "start_child",
+                                     spec_.name, 0,
+                                     "stopped during its start"));
+        start_waiters_.erase(i);
+      }
+    }
+    c->state = child_state::stopping;
+    if (c->spec->shutdown.how == shutdown_policy::mode::brutal_kill)
+      send_exit(c->actor, caf::exit_reason::kill);
+    else
+      send_exit(c->actor, caf::exit_reason::user_shutdown);
+    stop_->asked(key, kill_at);
     return true;
   }
 
-  void on_stop_timer(uint64_t key, uint64_t generation) {
-    auto i = children_.find(key);
-    if (i == children_.end() || i->second.generation != generation
-        || i->second.state != child_state::stopping || !i->second.actor)
-      return;
-    log::write(log::level::warn, source_, "shutdown_timeout",
-               {log::kv("child", id_of(i->second)),
-                log::kv("timeout",
-                        format_duration(i->second.spec->shutdown.timeout))});
-    send_exit(i->second.actor, caf::exit_reason::kill);
-  }
-
-  void on_job_timer(uint64_t id) {
-    if (!job_ || job_->id != id)
-      return;
-    for (auto k : job_->waiting) {
-      auto i = children_.find(k);
-      if (i != children_.end() && i->second.actor) {
-        log::write(log::level::warn, source_, "shutdown_timeout",
-                   {log::kv("child", id_of(i->second)),
-                    log::kv("timeout",
-                            format_duration(i->second.spec->shutdown.timeout))});
-        send_exit(i->second.actor, caf::exit_reason::kill);
+  void advance_stop() {
+    while (stop_) {
+      for (;;) {
+        auto next = stop_->take_next();
+        if (next.empty())
+          break;
+        for (auto k : next)
+          if (!ask_stop(k)) {
+            stop_->gone(k);
+            answer_terminate_waiters(k);
+          }
       }
-    }
-  }
-
-  void stop_progress(uint64_t key) {
-    if (job_ && job_->waiting.erase(key) > 0)
-      advance_job();
-  }
-
-  void advance_job() {
-    while (job_) {
-      if (job_->parallel) {
-        // Dynamic children share one template, hence one shutdown policy:
-        // one timer for the whole group keeps stopping N children O(N).
-        for (auto k : job_->queue)
-          if (ask_stop(k, false))
-            job_->waiting.insert(k);
-        job_->queue.clear();
-        const auto& policy = spec_.children.front().shutdown;
-        if (!job_->waiting.empty()
-            && policy.how == shutdown_policy::mode::timeout)
-          delayed_send(this, policy.timeout, job_timer_atom::value, job_->id);
-      } else {
-        while (!job_->queue.empty() && job_->waiting.empty()) {
-          auto k = job_->queue.front();
-          job_->queue.pop_front();
-          if (ask_stop(k))
-            job_->waiting.insert(k);
-        }
-      }
-      if (!job_->queue.empty() || !job_->waiting.empty())
+      if (!stop_->done()) {
+        arm_timer();
         return;
-      auto done = std::move(job_->done);
-      job_.reset();
+      }
+      auto done = std::move(stop_done_);
+      stop_done_ = nullptr;
+      stop_.reset();
       if (done)
         done();
-      drain_deferred();
+      if (!busy())
+        drain_deferred();
       return;
     }
+  }
+
+  void child_gone(uint64_t key) {
+    answer_terminate_waiters(key);
+    if (stop_ && stop_->gone(key))
+      advance_stop();
+  }
+
+  void answer_terminate_waiters(uint64_t key) {
+    auto i = terminate_waiters_.find(key);
+    if (i == terminate_waiters_.end())
+      return;
+    for (auto& rp : i->second)
+      rp.deliver(caf::ok_atom::value);
+    terminate_waiters_.erase(i);
+  }
+
+  void on_stop_due(detail::stop_job::due due) {
+    for (auto k : due.kill)
+      if (auto* c = table_.find(k); c && c->actor) {
+        log::warn(events_.source(), terminating_ && deadline_passed()
+                                      ? "shutdown_deadline_kill"
+                                      : "shutdown_timeout",
+                  {log::kv("child", table_.id_of(*c)),
+                   log::kv("timeout", c->spec->shutdown.timeout)});
+        send_exit(c->actor, caf::exit_reason::kill);
+      }
+    for (auto k : due.abandon)
+      if (auto* c = table_.find(k)) {
+        // Blocked inside a handler: even the kill waits for it to return.
+        abandoned_.push_back(table_.id_of(*c));
+        publish(event_kind::child_abandoned, *c,
+                make_error(errc::timeout, "shutdown", spec_.name, 0,
+                           "still running " + format_duration(abandon_grace)
+                             + " after its kill at the shutdown deadline"));
+        table_.unbind(*c);
+        c->state = child_state::stopped;
+        answer_terminate_waiters(k);
+      }
+    if (stop_ && stop_->done())
+      advance_stop();
+  }
+
+  bool deadline_passed() {
+    return deadline_ && now() >= *deadline_;
   }
 
   void run_when_idle(std::function<void()> f) {
-    if (job_)
+    if (busy())
       deferred_.emplace_back(std::move(f));
     else
       f();
   }
 
   void drain_deferred() {
-    while (!job_ && !deferred_.empty()) {
+    while (!busy() && !deferred_.empty()) {
       auto f = std::move(deferred_.front());
       deferred_.pop_front();
       f();
@@ -615,54 +813,58 @@ private:
   }
 
   /// Stops every child in reverse start order, then exits with `reason`.
-  void terminate_self(caf::error reason) {
-    if (terminating_)
-      return;
-    terminating_ = true;
-    exit_reason_ = std::move(reason);
-    std::vector<uint64_t> keys;
-    for (auto i = children_.rbegin(); i != children_.rend(); ++i)
-      keys.push_back(i->first);
-    // A job in flight is superseded: its children are in `keys` too, and
-    // those already asked to stop are waited for rather than asked again.
-    // Its continuation still runs (it may owe a reply), before we finish.
-    std::function<void()> pending;
-    if (job_)
-      pending = std::move(job_->done);
-    job_.reset();
-    stop_children(std::move(keys), dynamic(),
-                  [this, pending = std::move(pending)] {
-                    if (pending)
-                      pending();
-                    finish();
-                  });
+  void terminate_self(caf::error reason, caf::timespan deadline = {}) {
+    if (!terminating_) {
+      terminating_ = true;
+      exit_reason_ = std::move(reason);
+      if (start_) {
+        if (start_->rp.pending())
+          start_->rp.deliver(make_error(errc::invalid_state, "start child",
+                                        spec_.name, 0,
+                                        "supervisor is shutting down"));
+        start_.reset();
+      }
+      // A stop in flight is superseded (its continuation, a group restart,
+      // is moot): those it asked already are waited for, not asked again.
+      std::vector<uint64_t> keys = table_.keys();
+      std::reverse(keys.begin(), keys.end());
+      stop_.emplace(std::move(keys), dynamic()
+                                       ? detail::stop_job::order::parallel
+                                       : detail::stop_job::order::serial);
+      stop_done_ = [this] { finish(); };
+    }
+    if (deadline > caf::timespan{0} && stop_) {
+      auto at = now() + deadline;
+      if (!deadline_ || at < *deadline_)
+        deadline_ = at;
+      stop_->set_deadline(*deadline_, abandon_grace);
+    }
+    advance_stop();
   }
 
   void finish() {
-    supervisor_event ev;
-    ev.kind = event_kind::supervisor_stopped;
-    ev.supervisor = spec_.name;
-    ev.reason = exit_reason_;
-    emit(std::move(ev));
+    if (!abandoned_.empty())
+      log::error(events_.source(), "children_abandoned",
+                 {log::kv("count", abandoned_.size()),
+                  log::kv("first", abandoned_.front())});
+    publish_own(event_kind::supervisor_stopped, exit_reason_);
+    shutdown_report report{abandoned_};
     for (auto& rp : shutdown_promises_)
-      rp.deliver(caf::ok_atom::value);
+      rp.deliver(report);
     shutdown_promises_.clear();
+    auto not_started = start_error_
+                         ? start_error_
+                         : make_error(errc::invalid_state, "await start",
+                                      spec_.name, 0,
+                                      "stopped before its start completed");
+    for (auto& rp : ready_promises_)
+      rp.deliver(not_started);
+    ready_promises_.clear();
     // Requests deferred behind the shutdown are answered, never dropped.
-    for (auto& f : deferred_)
+    auto deferred = std::move(deferred_);
+    for (auto& f : deferred)
       f();
-    deferred_.clear();
     quit(exit_reason_);
-  }
-
-  void on_deadline() {
-    if (!terminating_)
-      return;
-    for (auto& kvp : children_)
-      if (kvp.second.actor) {
-        log::write(log::level::warn, source_, "shutdown_deadline_kill",
-                   {log::kv("child", id_of(kvp.second))});
-        send_exit(kvp.second.actor, caf::exit_reason::kill);
-      }
   }
 
   caf::error refuse_if_terminating(const char* operation) {
@@ -672,56 +874,90 @@ private:
     return caf::none;
   }
 
+  // -- the exit rule ----------------------------------------------------------
+
+  void on_exit_msg(caf::exit_msg& msg) {
+    // anon_send_exit puts the receiver itself as the source: an explicit
+    // order from whoever holds our handle.
+    if (msg.source == this->address() || (parent_ && msg.source == parent_)) {
+      terminate_self(msg.reason);
+      return;
+    }
+    log::warn(events_.source(), "exit_ignored",
+              {log::kv("from", caf::to_string(msg.source)),
+               log::kv("reason", msg.reason)});
+  }
+
   // -- request handlers -------------------------------------------------------
 
+  caf::result<caf::ok_atom> on_await_start() {
+    if (!parent_)
+      if (auto& sender = current_sender())
+        parent_ = sender->address();
+    if (started_)
+      return caf::ok_atom::value;
+    if (start_error_)
+      return start_error_;
+    if (terminating_)
+      return make_error(errc::invalid_state, "await start", spec_.name, 0,
+                        "supervisor is shutting down");
+    auto rp = make_response_promise();
+    ready_promises_.push_back(rp);
+    return rp;
+  }
+
   void do_start_static(child_spec spec, caf::response_promise rp) {
-    if (auto err = refuse_if_terminating("start_child")) {
-      rp.deliver(err);
-      return;
-    }
-    if (dynamic()) {
-      rp.deliver(make_error(errc::invalid_state, "start_child", spec_.name, 0,
-                            "simple_one_for_one takes start arguments, "
-                            "not a child spec"));
-      return;
-    }
-    if (auto err = validate(spec)) {
-      rp.deliver(err);
-      return;
-    }
-    if (by_id_.count(spec.id) > 0) {
-      rp.deliver(make_error(errc::duplicate_child, "start_child", spec_.name,
-                            0, "duplicate child id '" + spec.id + "'"));
-      return;
-    }
-    auto& c = add_record(std::move(spec), caf::message{});
-    if (auto err = start(c)) {
-      remove_record(c.key);
-      rp.deliver(err);
-      return;
-    }
-    publish(event_kind::child_started, c);
-    rp.deliver(c.actor);
+    if (auto err = refuse_if_terminating("start_child"))
+      return rp.deliver(err), void();
+    if (dynamic())
+      return rp.deliver(make_error(errc::invalid_state, "start_child",
+                                   spec_.name, 0,
+                                   "simple_one_for_one takes start arguments, "
+                                   "not a child spec")),
+             void();
+    if (auto err = validate(spec))
+      return rp.deliver(err), void();
+    if (auto err = validate_significance(spec, spec_.flags.shutdown_when,
+                                         spec_.name))
+      return rp.deliver(err), void();
+    if (table_.find(spec.id))
+      return rp.deliver(make_error(errc::duplicate_child, "start_child",
+                                   spec_.name, 0,
+                                   "duplicate child id '" + spec.id + "'")),
+             void();
+    auto& c = table_.add(std::make_shared<const child_spec>(std::move(spec)),
+                         caf::message{});
+    start_.emplace();
+    start_->why = start_job::purpose::single;
+    start_->rp = std::move(rp);
+    start_->todo.push_back(c.key);
+    advance_start();
   }
 
   void do_start_dynamic(caf::message args, caf::response_promise rp) {
-    if (auto err = refuse_if_terminating("start_child")) {
+    if (auto err = refuse_if_terminating("start_child"))
+      return rp.deliver(err), void();
+    if (!dynamic())
+      return rp.deliver(make_error(errc::invalid_state, "start_child",
+                                   spec_.name, 0,
+                                   "only simple_one_for_one takes start "
+                                   "arguments")),
+             void();
+    if (!template_)
+      template_ = std::make_shared<const child_spec>(spec_.children.front());
+    auto& c = table_.add(template_, std::move(args));
+    if (auto err = begin_start(c)) {
+      publish(event_kind::start_failed, c, err, {}, true);
+      table_.remove(c.key);
       rp.deliver(err);
       return;
     }
-    if (!dynamic()) {
-      rp.deliver(make_error(errc::invalid_state, "start_child", spec_.name, 0,
-                            "only simple_one_for_one takes start arguments"));
+    if (c.state == child_state::running) {
+      publish(event_kind::child_started, c);
+      rp.deliver(c.actor);
       return;
     }
-    auto& c = add_dynamic_record(std::move(args));
-    if (auto err = start(c)) {
-      remove_record(c.key);
-      rp.deliver(err);
-      return;
-    }
-    publish(event_kind::child_started, c);
-    rp.deliver(c.actor);
+    start_waiters_.emplace(c.key, std::move(rp));
   }
 
   /// Takes over a child that someone else spawned (a listener spawns its
@@ -742,24 +978,24 @@ private:
     if (!who)
       return make_error(errc::invalid_state, "adopt_child", spec_.name, 0,
                         "no actor to adopt");
-    if (by_actor_.count(who.address()) > 0)
+    if (table_.find(who.address()))
       return make_error(errc::duplicate_child, "adopt_child", spec_.name, 0,
                         "the actor is a child already");
-    auto& c = add_dynamic_record(caf::message{});
-    c.actor = std::move(who);
+    if (!template_)
+      template_ = std::make_shared<const child_spec>(spec_.children.front());
+    auto& c = table_.add(template_, caf::message{});
+    table_.bind(c, std::move(who));
     c.state = child_state::running;
-    c.started_at = clock().now();
-    ++c.generation;
-    by_actor_[c.actor.address()] = c.key;
+    c.started_at = now();
     monitor(c.actor);
     publish(event_kind::child_started, c);
     if (!terminating_)
       return caf::none;
     // Adopted while stopping everything: it is stopped like the others, and
-    // the shutdown waits for it (its deadline and group timer apply).
-    if (job_) {
-      if (ask_stop(c.key, !job_->parallel))
-        job_->waiting.insert(c.key);
+    // the shutdown waits for it (its deadline applies).
+    if (stop_) {
+      stop_->add(c.key);
+      advance_stop();
     } else {
       send_exit(c.actor, caf::exit_reason::kill);
     }
@@ -767,43 +1003,48 @@ private:
                       "supervisor is shutting down; the child is stopped");
   }
 
-  void do_terminate(uint64_t key, caf::response_promise rp) {
-    if (auto err = refuse_if_terminating("terminate_child")) {
-      rp.deliver(err);
+  void do_terminate(child_record& c, caf::response_promise rp) {
+    if (auto err = refuse_if_terminating("terminate_child"))
+      return rp.deliver(err), void();
+    auto key = c.key;
+    if (c.state == child_state::restarting) {
+      // Its restart is called off; if it led a group restart, the rest of
+      // the group stays stopped too (restart_child brings each back).
+      cancel_pending_restart(c, child_state::stopped);
+      if (c.spec->restart == restart_type::temporary || dynamic())
+        table_.remove(key);
+      rp.deliver(caf::ok_atom::value);
       return;
     }
-    stop_children({key}, false, [this, key, rp]() mutable {
-      auto i = children_.find(key);
-      if (i != children_.end()) {
-        auto& c = i->second;
-        c.state = child_state::stopped;
-        if (c.spec->restart == restart_type::temporary || dynamic())
-          remove_record(key);
-      }
-      rp.deliver(caf::ok_atom::value);
-    });
+    if (!c.actor) {
+      rp.deliver(caf::ok_atom::value); // stopped already: as OTP, ok
+      return;
+    }
+    terminate_waiters_[key].push_back(std::move(rp));
+    stop_children({key}, detail::stop_job::order::serial, nullptr);
   }
 
-  std::optional<uint64_t> key_of(const std::string& id) const {
-    if (dynamic()) {
-      // "<template id>#<key>", see id_of().
-      const auto& prefix = spec_.children.front().id;
-      if (id.size() <= prefix.size() + 1 || id.compare(0, prefix.size(), prefix) != 0
-          || id[prefix.size()] != '#')
-        return std::nullopt;
-      auto digits = id.substr(prefix.size() + 1);
-      if (digits.find_first_not_of("0123456789") != std::string::npos
-          || digits.size() > 19)
-        return std::nullopt;
-      auto key = std::stoull(digits);
-      if (children_.count(key) == 0)
-        return std::nullopt;
-      return key;
-    }
-    auto i = by_id_.find(id);
-    if (i == by_id_.end())
-      return std::nullopt;
-    return i->second;
+  /// terminate_child by actor for an actor that is no child (any more): ok
+  /// if it is dead (terminated already, as OTP answers), unknown_child if it
+  /// is alive. CAF answers the probe itself for any live scheduled actor.
+  void terminate_stranger(const caf::actor& who, caf::response_promise rp) {
+    if (!who)
+      return rp.deliver(make_error(errc::unknown_child, "terminate_child",
+                                   spec_.name, 0, "no actor")),
+             void();
+    auto not_child = make_error(errc::unknown_child, "terminate_child",
+                                spec_.name, 0, "actor is not a child");
+    request(who, std::chrono::seconds(1), caf::sys_atom::value,
+            caf::get_atom::value, std::string{"info"})
+      .then(
+        [rp, not_child](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
+                        std::string&) mutable { rp.deliver(not_child); },
+        [rp, not_child](caf::error& err) mutable {
+          if (err == caf::sec::request_receiver_down)
+            rp.deliver(caf::ok_atom::value);
+          else
+            rp.deliver(not_child);
+        });
   }
 
   caf::error unknown(const char* operation, const std::string& id) const {
@@ -812,65 +1053,63 @@ private:
   }
 
   void do_restart(const std::string& id, caf::response_promise rp) {
-    if (auto err = refuse_if_terminating("restart_child")) {
-      rp.deliver(err);
-      return;
-    }
-    auto key = key_of(id);
-    if (!key) {
-      rp.deliver(unknown("restart_child", id));
-      return;
-    }
-    auto& c = children_.at(*key);
-    if (c.state != child_state::stopped) {
-      rp.deliver(make_error(errc::invalid_state, "restart_child", spec_.name,
-                            0, "child '" + id + "' is " + to_string(c.state)));
-      return;
-    }
-    if (auto err = start(c)) {
-      rp.deliver(err);
-      return;
-    }
-    ++c.restarts;
-    publish(event_kind::child_restarted, c);
-    rp.deliver(c.actor);
+    if (auto err = refuse_if_terminating("restart_child"))
+      return rp.deliver(err), void();
+    auto* c = table_.find(id);
+    if (!c)
+      return rp.deliver(unknown("restart_child", id)), void();
+    if (c->state != child_state::stopped)
+      return rp.deliver(make_error(errc::invalid_state, "restart_child",
+                                   spec_.name, 0,
+                                   "child '" + id + "' is "
+                                     + to_string(c->state))),
+             void();
+    start_.emplace();
+    start_->why = start_job::purpose::single;
+    start_->manual = true;
+    start_->rp = std::move(rp);
+    start_->todo.push_back(c->key);
+    advance_start();
   }
 
   void do_delete(const std::string& id, caf::response_promise rp) {
-    if (auto err = refuse_if_terminating("delete_child")) {
-      rp.deliver(err);
-      return;
-    }
-    auto key = key_of(id);
-    if (!key) {
-      rp.deliver(unknown("delete_child", id));
-      return;
-    }
-    auto& c = children_.at(*key);
-    if (c.state != child_state::stopped) {
-      rp.deliver(make_error(errc::invalid_state, "delete_child", spec_.name,
-                            0, "child '" + id + "' is " + to_string(c.state)));
-      return;
-    }
-    remove_record(*key);
+    if (auto err = refuse_if_terminating("delete_child"))
+      return rp.deliver(err), void();
+    auto* c = table_.find(id);
+    if (!c)
+      return rp.deliver(unknown("delete_child", id)), void();
+    if (c->state != child_state::stopped)
+      return rp.deliver(make_error(errc::invalid_state, "delete_child",
+                                   spec_.name, 0,
+                                   "child '" + id + "' is "
+                                     + to_string(c->state))),
+             void();
+    table_.remove(c->key);
     rp.deliver(caf::ok_atom::value);
   }
 
   std::vector<child_info> which_children() const {
     std::vector<child_info> result;
-    result.reserve(children_.size());
-    for (auto& kvp : children_) {
+    result.reserve(table_.size());
+    for (auto& kvp : table_) {
       auto& c = kvp.second;
-      result.push_back(child_info{id_of(c), c.actor, c.spec->kind,
-                                  c.spec->restart, c.state, c.restarts,
-                                  c.last_exit});
+      child_info info;
+      info.id = table_.id_of(c);
+      info.actor = c.actor;
+      info.kind = c.spec->kind;
+      info.restart = c.spec->restart;
+      info.state = c.state;
+      info.restarts = c.restarts;
+      info.last_exit = c.last_exit;
+      info.manual_restarts = c.manual_restarts;
+      result.push_back(std::move(info));
     }
     return result;
   }
 
   child_counts count_children() const {
     child_counts result;
-    for (auto& kvp : children_) {
+    for (auto& kvp : table_) {
       auto& c = kvp.second;
       ++result.specs;
       if (c.actor)
@@ -880,65 +1119,75 @@ private:
       else
         ++result.workers;
     }
+    if (dynamic())
+      result.specs = 1; // the template, as in OTP
     return result;
   }
 
   // -- state ------------------------------------------------------------------
 
   supervisor_spec spec_;
-  std::string source_;
-  std::map<uint64_t, child> children_; ///< ordered by key = start order
-  std::unordered_map<std::string, uint64_t> by_id_; ///< static children
-  std::shared_ptr<const child_spec> template_;       ///< simple_one_for_one
-  std::unordered_map<caf::actor_addr, uint64_t> by_actor_;
-  uint64_t next_key_ = 1;
-  uint64_t job_ids_ = 0;
-  std::deque<time_point> restart_times_;
-  std::optional<stop_job> job_;
+  detail::child_table table_;
+  detail::restart_intensity intensity_;
+  detail::event_stream events_;
+  std::shared_ptr<const child_spec> template_; ///< simple_one_for_one
+  caf::actor_addr parent_;
+
+  std::optional<start_job> start_;
+  std::optional<detail::stop_job> stop_;
+  std::function<void()> stop_done_;
   std::deque<std::function<void()>> deferred_;
-  std::vector<caf::actor> subscribers_;
-  std::vector<caf::response_promise> shutdown_promises_;
+
+  std::multimap<time_point, timer_entry> timers_;
+  bool armed_ = false;
+  time_point armed_at_;
+  uint64_t armed_token_ = 0;
+  uint64_t tokens_ = 0;
+
+  bool started_ = false;  ///< the initial start completed
+  caf::error start_error_; ///< why the initial start failed
+  std::vector<caf::response_promise> ready_promises_;
+  std::unordered_map<uint64_t, caf::response_promise> start_waiters_;
+  std::unordered_map<uint64_t, std::vector<caf::response_promise>>
+    terminate_waiters_;
+
   bool terminating_ = false;
   caf::error exit_reason_;
+  std::optional<time_point> deadline_;
+  std::vector<caf::response_promise> shutdown_promises_;
+  std::vector<std::string> abandoned_;
 };
 
 template <class Base>
 caf::behavior supervisor_impl<Base>::make_behavior() {
-  set_exit_handler([this](caf::exit_msg& msg) {
-    // Our parent (or another owner) tells us to stop.
-    terminate_self(msg.reason);
-  });
+  set_exit_handler([this](caf::exit_msg& msg) { on_exit_msg(msg); });
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   set_default_handler([this](caf::scheduled_actor*, caf::message_view& x)
                         -> caf::result<caf::message> {
-    log::write(log::level::warn, source_, "unexpected_message",
-               {log::kv("message", caf::to_string(x.copy_content_to_message()))});
+    log::warn(events_.source(), "unexpected_message",
+              {log::kv("message", caf::to_string(x.copy_content_to_message()))});
     return make_error(errc::invalid_state, "handle message", spec_.name, 0,
                       "unexpected message");
   });
   for (auto& sub : spec_.subscribers)
-    if (sub) {
+    if (events_.subscribe(sub))
       monitor(sub);
-      subscribers_.push_back(sub);
-    }
-  log::write(log::level::info, source_, "supervisor_started",
+  log::debug(events_.source(), "supervisor_started",
              {log::kv("strategy", to_string(spec_.flags.how)),
               log::kv("intensity", spec_.flags.intensity),
-              log::kv("period", format_duration(spec_.flags.period))});
-  if (!dynamic()) {
-    for (auto& spec : spec_.children) {
-      auto& c = add_record(spec, caf::message{});
-      if (auto err = start(c)) {
-        terminate_self(make_error(errc::start_failed, "start child",
-                                  spec_.name, 0,
-                                  "child '" + spec.id
-                                    + "' failed to start: " + describe(err)));
-        break;
-      }
-      publish(event_kind::child_started, c);
-    }
+              log::kv("period", spec_.flags.period)});
+  if (dynamic()) {
+    started_ = true;
+  } else {
+    start_.emplace();
+    start_->why = start_job::purpose::initial;
+    for (auto& spec : spec_.children)
+      start_->todo.push_back(
+        table_.add(std::make_shared<const child_spec>(spec), caf::message{}).key);
+    advance_start();
   }
   return {
+    [this](await_start_atom) { return on_await_start(); },
     [this](start_child_atom, child_spec& spec) -> caf::result<caf::actor> {
       auto rp = make_response_promise();
       run_when_idle([this, spec = std::move(spec), rp]() mutable {
@@ -971,8 +1220,8 @@ caf::behavior supervisor_impl<Base>::make_behavior() {
     [this](terminate_child_atom, std::string& id) -> caf::result<caf::ok_atom> {
       auto rp = make_response_promise();
       run_when_idle([this, id, rp]() mutable {
-        if (auto key = key_of(id))
-          do_terminate(*key, rp);
+        if (auto* c = table_.find(id))
+          do_terminate(*c, rp);
         else
           rp.deliver(unknown("terminate_child", id));
       });
@@ -981,12 +1230,10 @@ caf::behavior supervisor_impl<Base>::make_behavior() {
     [this](terminate_child_atom, caf::actor& who) -> caf::result<caf::ok_atom> {
       auto rp = make_response_promise();
       run_when_idle([this, who, rp]() mutable {
-        auto i = by_actor_.find(who.address());
-        if (i != by_actor_.end())
-          do_terminate(i->second, rp);
+        if (auto* c = who ? table_.find(who.address()) : nullptr)
+          do_terminate(*c, rp);
         else
-          rp.deliver(make_error(errc::unknown_child, "terminate_child",
-                                spec_.name, 0, "actor is not a running child"));
+          terminate_stranger(who, rp);
       });
       return rp;
     },
@@ -1003,33 +1250,18 @@ caf::behavior supervisor_impl<Base>::make_behavior() {
     [this](which_children_atom) { return which_children(); },
     [this](count_children_atom) { return count_children(); },
     [this](subscribe_atom, caf::actor& who) {
-      if (!who || std::find(subscribers_.begin(), subscribers_.end(), who)
-                    != subscribers_.end())
-        return; // subscribing twice still delivers each event once
-      monitor(who);
-      subscribers_.push_back(std::move(who));
+      if (events_.subscribe(who))
+        monitor(who);
     },
-    [this](unsubscribe_atom, caf::actor& who) {
-      subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(),
-                                     who),
-                         subscribers_.end());
-    },
-    [this](shutdown_atom, caf::timespan deadline) -> caf::result<caf::ok_atom> {
+    [this](unsubscribe_atom, caf::actor& who) { events_.unsubscribe(who); },
+    [this](shutdown_atom,
+           caf::timespan deadline) -> caf::result<shutdown_report> {
       auto rp = make_response_promise();
       shutdown_promises_.push_back(rp);
-      if (deadline > caf::timespan{0})
-        delayed_send(this, deadline, deadline_atom::value);
-      terminate_self(caf::exit_reason::user_shutdown);
+      terminate_self(caf::exit_reason::user_shutdown, deadline);
       return rp;
     },
-    [this](restart_timer_atom, uint64_t key, uint64_t generation) {
-      on_restart_timer(key, generation);
-    },
-    [this](stop_timer_atom, uint64_t key, uint64_t generation) {
-      on_stop_timer(key, generation);
-    },
-    [this](deadline_atom) { on_deadline(); },
-    [this](job_timer_atom, uint64_t id) { on_job_timer(id); },
+    [this](tick_atom, uint64_t token) { on_tick(token); },
   };
 }
 

@@ -169,7 +169,9 @@ struct supervisor_fixture {
     for (auto& x : children(sup))
       if (x.id == id)
         return x;
-    return sv::child_info{"<absent>", {}, {}, {}, sv::child_state::stopped, 0, {}};
+    sv::child_info absent;
+    absent.id = "<absent>";
+    return absent;
   }
 
   sv::child_counts counts(const sv::supervisor_actor& sup) {
@@ -200,10 +202,13 @@ struct supervisor_fixture {
     return reason;
   }
 
-  void shutdown(const sv::supervisor_actor& sup, caf::timespan deadline = 5s) {
+  sv::shutdown_report shutdown(const sv::supervisor_actor& sup,
+                               caf::timespan deadline = 5s) {
+    sv::shutdown_report result;
     self->request(sup, patience, shutdown_atom::value, deadline)
-      .receive([](caf::ok_atom) {},
+      .receive([&](sv::shutdown_report& r) { result = std::move(r); },
                [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return result;
   }
 };
 

@@ -223,7 +223,7 @@ struct tcp_fixture {
 
   void stop(const sv::supervisor_actor& root) {
     self->request(root, patience, shutdown_atom::value, caf::timespan{10s})
-      .receive([](caf::ok_atom) {},
+      .receive([](ghostnet::supervision::shutdown_report&) {},
                [&](caf::error& err) { BOOST_FAIL(describe(err)); });
   }
 

@@ -722,6 +722,6 @@ BOOST_AUTO_TEST_CASE(a_supervised_endpoint_can_be_stopped_and_restarted_on_its_p
   BOOST_TEST(x.via == second);
   BOOST_TEST(str(x.payload) == "hi");
   self->request(*sup, patience, shutdown_atom::value, caf::timespan{5s})
-    .receive([](caf::ok_atom) {},
+    .receive([](ghostnet::supervision::shutdown_report&) {},
              [](caf::error& err) { BOOST_FAIL(describe(err)); });
 }

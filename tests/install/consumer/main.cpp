@@ -30,7 +30,8 @@ int main() {
              [&](caf::error&) { rc = 1; });
   self->request(*sup, std::chrono::seconds(10), ghostnet::shutdown_atom::value,
                 caf::timespan{std::chrono::seconds(5)})
-    .receive([](caf::ok_atom) {}, [&](caf::error&) { rc = 1; });
+    .receive([&](ghostnet::supervision::shutdown_report& r) { rc = r.clean() ? 0 : 1; },
+             [&](caf::error&) { rc = 1; });
   if (rc == 0)
     std::cout << "consumer ok\n";
   return rc;

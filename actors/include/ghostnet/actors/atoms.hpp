@@ -19,6 +19,8 @@ using count_children_atom = caf::atom_constant<caf::atom("countchild")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscrib")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+/// The start handshake: a supervisor answers once its children have started.
+using await_start_atom = caf::atom_constant<caf::atom("awaitstart")>;
 
 // -- transports ---------------------------------------------------------------
 using send_atom = caf::atom_constant<caf::atom("send")>;

@@ -76,6 +76,19 @@ struct child_spec {
   /// its peer, an idle timeout): the supervisor logs it at debug, not warn.
   /// Subscribers get the same events either way.
   bool routine_exits = false;
+  /// How long the child may take to confirm its start (the start
+  /// handshake). A child has started when the start function returned it
+  /// AND it has run its initialisation: made its first behaviour and handled
+  /// what the start function sent it. The supervisor checks that with a
+  /// request that CAF answers for every event-based actor, typed actor and
+  /// broker (a child of kind `supervisor` is asked `await_start` instead and
+  /// answers once its own children have started). A child that dies first,
+  /// or does not confirm in time (it is killed), failed to START: a first
+  /// start answers `start_failed` naming the child and burns no restart
+  /// intensity (a failed RE-start counts as a restart, as in OTP). Zero turns
+  /// the handshake off (the child counts as started when the start function
+  /// returns): needed for blocking actors, which never answer it.
+  caf::timespan start_timeout = std::chrono::seconds(5);
 };
 
 /// A worker child started by `start` (which gets no args, or the

@@ -64,15 +64,17 @@ public:
   }
 
   /// Spawns the root supervisor ("root", one_for_one, intensity 3 / 5 s)
-  /// with `services` as its children and waits, up to `start_timeout`, until
-  /// each one started. A supervisor child counts as started once its own
-  /// children did (recursively; a nested supervisor that failed to start
-  /// its children exits with start_failed shortly after its parent saw it
-  /// start). `subscribers` receive every supervisor_event of the root from
-  /// the first. Errors: invalid options or log file (invalid_configuration),
-  /// a bad spec (invalid_configuration, duplicate_child), a child that failed
-  /// to start (start_failed, naming it), the timeout (timeout), a second
-  /// call (invalid_state). On error the tree is stopped again.
+  /// with `services` as its children and waits, up to `start_timeout`, for
+  /// the root's start handshake: every service confirmed its start, a
+  /// supervisor service once its own children did (recursively).
+  /// `subscribers` receive every supervisor_event of the root from the
+  /// first. Errors: invalid options or log file (invalid_configuration), a
+  /// bad spec (invalid_configuration, duplicate_child), a service that
+  /// failed to start (its cause where that is a ghostnet error, e.g.
+  /// address_in_use naming the address and errno; else start_failed naming
+  /// the child), the timeout (timeout), a second call (invalid_state). A
+  /// failure is logged once (`start_failed service=... err=...`); nothing is
+  /// restarted, and the tree is stopped again.
   [[nodiscard]] caf::error start(std::vector<supervision::child_spec> services,
                                  std::vector<caf::actor> subscribers = {});
 
@@ -83,18 +85,25 @@ public:
 
   /// Stops the tree in order: a shutdown request with `deadline` to the
   /// root, which stops its children in reverse start order and kills those
-  /// still running at the deadline. If the root is not gone within
-  /// `deadline` + 1 s it is killed (its children with it) and the result is
-  /// errc::timeout. Removes the ready file. No-op when not running.
+  /// still running at the deadline; children that survive even the kill
+  /// (stuck in a handler) are abandoned and the result is errc::timeout. If
+  /// the root does not answer within `deadline` + 1 s it is killed (its
+  /// children with it), also errc::timeout. Removes the ready file. No-op
+  /// when not running.
   [[nodiscard]] caf::error stop(caf::timespan deadline);
 
   /// Blocks until SIGINT or SIGTERM, then stops the tree with
-  /// `shutdown_timeout`. Returns 0 after an orderly stop; 130 if a second
-  /// signal arrived during the stop (the root is then killed at once); 1 if
-  /// the stop missed its deadline, if the root supervisor exited on its own
-  /// with an error (e.g. it gave up: restart intensity exceeded; the reason
-  /// is logged) or if the node was not started.
+  /// `shutdown_timeout`. Returns 0 after an orderly stop;
+  /// `exit_code_abandoned` (3) if children had to be abandoned at the
+  /// deadline (stuck in a handler; their ids and count are logged); 130 if
+  /// a second signal arrived during the stop (the root is then killed at
+  /// once); 1 if the stop missed its deadline, if the root supervisor exited
+  /// on its own with an error (e.g. it gave up: restart intensity exceeded;
+  /// the reason is logged) or if the node was not started.
   int run();
+
+  /// run()'s exit code when the stop had to abandon children.
+  static constexpr int exit_code_abandoned = 3;
 
   /// Writes `bound` (service name → "host:port") as one JSON object to
   /// `options().ready_file`, atomically (a temporary file in the same
@@ -106,13 +115,16 @@ public:
 private:
   struct root_watch;
 
-  enum class stop_outcome { stopped, missed_deadline, interrupted, not_running };
+  enum class stop_outcome {
+    stopped,
+    abandoned, ///< stopped, but children were abandoned at the deadline
+    missed_deadline,
+    interrupted,
+    not_running
+  };
 
   stop_outcome stop_tree(caf::timespan deadline, bool watch_signals);
-  caf::error await_started(const std::vector<supervision::child_spec>& services,
-                           caf::scoped_actor& events);
-  caf::error check_supervisor(const caf::actor& sup, const std::string& path,
-                              caf::timespan left);
+  caf::error await_started(caf::scoped_actor& events);
   void remove_ready_file();
 
   node_options options_;

@@ -21,6 +21,13 @@ namespace ghostnet::supervision {
 // (e.g. terminate_child replies after the child is gone). Failures are
 // ghostnet errors: duplicate_child, unknown_child, start_failed, invalid_state.
 using supervisor_actor = caf::typed_actor<
+  // The start handshake: answers ok once every static child has confirmed
+  // its start (recursively: a supervisor child answers once its own children
+  // have), or the error that ended the start. The sender becomes the
+  // supervisor's parent: its exit messages stop the tree (see the exit rule
+  // in supervisor_spec::parent). A parent supervisor sends it to each child
+  // of kind supervisor; node::start waits on it for the root.
+  caf::replies_to<await_start_atom>::with<caf::ok_atom>,
   // Adds and starts a child (not for simple_one_for_one).
   caf::replies_to<start_child_atom, child_spec>::with<caf::actor>,
   // simple_one_for_one: starts a child from the template with these args.
@@ -48,8 +55,10 @@ using supervisor_actor = caf::typed_actor<
   caf::reacts_to<subscribe_atom, caf::actor>,
   caf::reacts_to<unsubscribe_atom, caf::actor>,
   // Stops all children in reverse order, then the supervisor itself. Children
-  // still running at the deadline are killed; a deadline <= 0 means none
-  // (each child's own shutdown policy still applies). Replies ok when done.
-  caf::replies_to<shutdown_atom, caf::timespan>::with<caf::ok_atom>>;
+  // still running at the deadline are killed; those still alive
+  // `abandon_grace` later (blocked inside a handler) are abandoned and listed
+  // in the report. A deadline <= 0 means none (each child's own shutdown
+  // policy still applies). Replies when done, within deadline + grace.
+  caf::replies_to<shutdown_atom, caf::timespan>::with<shutdown_report>>;
 
 } // namespace ghostnet::supervision

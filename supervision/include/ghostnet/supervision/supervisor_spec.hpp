@@ -50,12 +50,26 @@ struct supervisor_spec {
   /// start functions share the thread with every socket: they must be quick.
   /// Needs the middleman loaded (else invalid_configuration).
   bool io_thread = false;
+  /// The exit rule (OTP's): an exit message stops the supervisor only if it
+  /// comes from its parent: this actor, or the supervisor that started it
+  /// (it sends `await_start` first and so makes itself known), or nobody
+  /// (`anon_send_exit`, an explicit order). Exits of other actors, such as
+  /// a linked stranger that died, are logged and ignored. `kill` always
+  /// ends it (CAF does not ask).
+  caf::actor_addr parent;
 };
 
 /// Validates flags and every child spec: a non-positive period, duplicate
-/// ids, a simple_one_for_one without exactly one template, ... each becomes
+/// ids, a simple_one_for_one without exactly one template, a significant
+/// child under auto_shutdown `never` (as OTP refuses it), ... each becomes
 /// a typed error (`invalid_configuration`, `duplicate_child`).
 [[nodiscard]] caf::error validate(const supervisor_spec& spec);
+
+/// Refuses a significant child under auto_shutdown `never`
+/// (`invalid_configuration`); used by validate() and by start_child.
+[[nodiscard]] caf::error validate_significance(const child_spec& child,
+                                               auto_shutdown when,
+                                               const std::string& supervisor);
 
 /// A child that is itself a supervisor (kind supervisor, shutdown infinity).
 [[nodiscard]] child_spec supervisor_child(std::string id, supervisor_spec spec,
