@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ghostnet/actors/error.hpp"
 #include "ghostnet/supervision/detail/exit_rules.hpp"
 
 namespace ghostnet::supervision::detail {
@@ -44,11 +45,13 @@ log::level event_stream::level_of(event_kind kind, const caf::error& reason,
     case event_kind::child_started:
     case event_kind::child_terminated:
       return log::level::debug;
-    case event_kind::child_exited:
-      return is_shutdown_exit(reason) || routine_exits ? log::level::debug
-                                                       : log::level::warn;
+    case event_kind::child_exited: {
+      bool orderly = is_shutdown_exit(reason)
+                     && !is(reason, errc::restart_intensity_exceeded);
+      return orderly || routine_exits ? log::level::debug : log::level::warn;
+    }
     case event_kind::start_failed:
-      return reported ? log::level::info : log::level::error;
+      return reported ? log::level::debug : log::level::error;
     case event_kind::gave_up:
     case event_kind::child_abandoned:
       return log::level::error;
@@ -70,13 +73,18 @@ void event_stream::write_log(const supervisor_event& ev, log::level lvl) const {
     log::write(lvl, source_, to_string(ev.kind),
                {log::kv("child", ev.child), log::kv("reason", ev.reason),
                 log::kv("restarts", ev.restarts), log::kv("delay", ev.delay)});
-  } else if (ev.reason) {
+  } else if (ev.reason && ev.restarts > 0) {
     log::write(lvl, source_, to_string(ev.kind),
                {log::kv("child", ev.child), log::kv("reason", ev.reason),
                 log::kv("restarts", ev.restarts)});
-  } else {
+  } else if (ev.reason) {
+    log::write(lvl, source_, to_string(ev.kind),
+               {log::kv("child", ev.child), log::kv("reason", ev.reason)});
+  } else if (ev.restarts > 0) {
     log::write(lvl, source_, to_string(ev.kind),
                {log::kv("child", ev.child), log::kv("restarts", ev.restarts)});
+  } else {
+    log::write(lvl, source_, to_string(ev.kind), {log::kv("child", ev.child)});
   }
 }
 

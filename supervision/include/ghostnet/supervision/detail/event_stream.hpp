@@ -34,7 +34,8 @@ public:
   /// Starts and orderly stops are routine: debug. Failures stand out, unless
   /// the child's spec says its abnormal exits are routine too (a connection
   /// reset by its peer). Start failures that someone else is told of (the
-  /// parent in the start handshake, a requester) are info: that one logs it.
+  /// parent in the start handshake, a requester) are debug: the one at the
+  /// top logs it, once.
   [[nodiscard]] static log::level level_of(event_kind kind,
                                            const caf::error& reason,
                                            bool routine_exits = false,
