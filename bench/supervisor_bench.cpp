@@ -4,6 +4,7 @@
 // per child should stay flat as N grows (linear total).
 //
 //   ghostnet-supervisor-bench [N ...]      default: 1000 10000 50000
+//   BENCH_THREADS=2 ...                     scheduler threads (CAF default: max(cores, 4))
 
 #include <chrono>
 #include <cstdio>
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
   (void) ghostnet::log::configure(lopts);
   caf::actor_system_config cfg;
   ghostnet::register_error_category(cfg);
+  if (auto threads = std::getenv("BENCH_THREADS"))
+    cfg.set("scheduler.max-threads", std::atoi(threads));
   caf::actor_system sys{cfg};
   std::printf("| children | start ms | stop ms | start us/child | stop us/child |\n");
   std::printf("|---:|---:|---:|---:|---:|\n");

@@ -114,6 +114,8 @@ public:
         caf::anon_send_exit(kvp.second.actor, caf::exit_reason::kill);
     table_.clear();
     events_.clear();
+    timers_.clear();
+    start_deadlines_.clear();
     // Promises hold a reference to this actor: answer and drop them, or the
     // supervisor would keep itself alive (and its requesters would wait).
     auto reason = fail_state() ? fail_state()
@@ -291,31 +293,42 @@ private:
     c.state = child_state::starting;
     auto key = c.key;
     auto gen = c.generation;
-    // No request timeout: CAF 0.17 never cancels one (it would sit in the
-    // clock for its whole duration); the supervisor's own timer bounds it.
-    // A dead child's mailbox bounces the request at once.
-    if (c.spec->kind == child_kind::supervisor)
+    if (c.spec->kind == child_kind::supervisor) {
+      // No request timeout: CAF 0.17 never cancels one (it would sit in
+      // the clock for its whole duration); our own timer bounds it. A dead
+      // child's mailbox bounces the request at once.
       request(caf::actor_cast<supervisor_actor>(c.actor), caf::infinite,
               await_start_atom::value)
         .then([this, key, gen](caf::ok_atom) { on_start_outcome(key, gen, {}); },
               [this, key, gen](caf::error& err) {
                 on_start_outcome(key, gen, std::move(err));
               });
-    else
-      request(c.actor, caf::infinite, caf::sys_atom::value,
-              caf::get_atom::value, std::string{"info"})
-        .then(
-          [this, key, gen](caf::ok_atom, std::string&, caf::strong_actor_ptr&,
-                           std::string&) { on_start_outcome(key, gen, {}); },
-          [this, key, gen](caf::error& err) {
-            on_start_outcome(key, gen, std::move(err));
-          });
-    add_timer(c.started_at + c.spec->start_timeout,
-              {timer_kind::start_deadline, key, gen});
+    } else {
+      // A one-way system message: CAF answers it (after the child's
+      // initialisation) with a one-way reply that on_info_reply matches by
+      // the instance. Not a request: CAF 0.17 keeps pending requests in a
+      // flat map with linear lookup, and a supervisor starting 50,000
+      // children at once would pay for that quadratically.
+      send(c.actor, caf::sys_atom::value, caf::get_atom::value,
+           std::string{"info"});
+    }
+    start_deadlines_[key]
+      = timers_.emplace(c.started_at + c.spec->start_timeout,
+                        timer_entry{timer_kind::start_deadline, key, gen});
+    arm_timer();
     return caf::none;
   }
 
+  /// A child's answer to the start handshake (see begin_start).
+  void on_info_reply(const caf::strong_actor_ptr& who) {
+    if (!who)
+      return;
+    if (auto* c = table_.find(who->address()))
+      on_start_outcome(c->key, c->generation, {});
+  }
+
   void on_start_deadline(uint64_t key, uint64_t gen) {
+    start_deadlines_.erase(key);
     auto* c = table_.find(key);
     if (!c || c->generation != gen || c->state != child_state::starting)
       return;
@@ -334,6 +347,10 @@ private:
     // get too, carries the reason.
     if (err == caf::sec::request_receiver_down)
       return;
+    if (auto i = start_deadlines_.find(key); i != start_deadlines_.end()) {
+      timers_.erase(i->second);
+      start_deadlines_.erase(i);
+    }
     if (!err) {
       c->state = child_state::running;
       start_confirmed(*c);
@@ -1138,7 +1155,10 @@ private:
   std::function<void()> stop_done_;
   std::deque<std::function<void()>> deferred_;
 
-  std::multimap<time_point, timer_entry> timers_;
+  using timer_map = std::multimap<time_point, timer_entry>;
+  timer_map timers_;
+  std::unordered_map<uint64_t, typename timer_map::iterator>
+    start_deadlines_; ///< per starting child, so a confirmed one leaves timers_
   bool armed_ = false;
   time_point armed_at_;
   uint64_t armed_token_ = 0;
@@ -1262,6 +1282,8 @@ caf::behavior supervisor_impl<Base>::make_behavior() {
       return rp;
     },
     [this](tick_atom, uint64_t token) { on_tick(token); },
+    [this](caf::ok_atom, std::string&, caf::strong_actor_ptr& who,
+           std::string&) { on_info_reply(who); },
   };
 }
 
