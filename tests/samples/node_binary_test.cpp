@@ -2,7 +2,10 @@
 // peers (nc, openssl s_client), configuration from flags and environment,
 // bad input, SIGTERM drain.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -216,4 +219,37 @@ BOOST_AUTO_TEST_CASE(node_serves_tls_echo_with_a_self_signed_certificate_made_on
     BOOST_TEST(node.wait_exit() == 0, node.output());
     BOOST_TEST(node.output().find(expected_event) != std::string::npos, node.output());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_port_in_use_fails_the_start_once_with_the_address_and_exit_code_1) {
+  // Hold a port on loopback, then ask the node to bind it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  BOOST_REQUIRE(::listen(fd, 1) == 0);
+  socklen_t len = sizeof(addr);
+  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  auto port = std::to_string(ntohs(addr.sin_port));
+  node_dirs dirs;
+  process busy{dirs.args({"--echo.port=" + port})};
+  BOOST_TEST(busy.wait_exit() == 1);
+  ::close(fd);
+  auto out = busy.output();
+  BOOST_TEST_INFO(out);
+  // One error line, with the real cause: the address and the OS error.
+  size_t errors = 0;
+  for (size_t at = out.find(" ERROR "); at != std::string::npos;
+       at = out.find(" ERROR ", at + 1))
+    ++errors;
+  BOOST_TEST(errors == 1u);
+  BOOST_TEST(out.find("address_in_use") != std::string::npos);
+  BOOST_TEST(out.find("127.0.0.1:" + port) != std::string::npos);
+  BOOST_TEST(out.find("errno=98") != std::string::npos);
+  BOOST_TEST(out.find("service=echo") != std::string::npos);
+  // Nothing was restarted, before or after the node began to stop.
+  BOOST_TEST(out.find("child_restarted") == std::string::npos);
+  BOOST_TEST(out.find("\\\\\\\"") == std::string::npos); // no nested escaping
 }

@@ -513,6 +513,35 @@ BOOST_AUTO_TEST_CASE(a_second_signal_during_the_stop_kills_the_tree_and_returns_
   BOOST_TEST(!n.root());
 }
 
+BOOST_AUTO_TEST_CASE(run_returns_3_when_the_stop_abandons_a_child_stuck_in_a_handler) {
+  using block_atom = caf::atom_constant<caf::atom("block")>;
+  auto opts = quiet_options();
+  opts.shutdown_timeout = 200ms;
+  node n{opts};
+  auto stuck = sv::worker("stuck", [](caf::actor_system& sys, const caf::message&)
+                                     -> caf::expected<caf::actor> {
+    return sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {[](block_atom) { std::this_thread::sleep_for(1500ms); }};
+    });
+  });
+  BOOST_REQUIRE(!n.start({stuck}));
+  caf::actor child;
+  {
+    caf::scoped_actor self{n.system()};
+    self->request(n.root(), patience, which_children_atom::value)
+      .receive([&](std::vector<sv::child_info>& xs) { child = xs.at(0).actor; },
+               [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+    self->send(child, block_atom::value);
+  }
+  std::this_thread::sleep_for(50ms); // inside its handler
+  std::thread sender{[] { ::kill(::getpid(), SIGTERM); }};
+  auto t0 = std::chrono::steady_clock::now();
+  auto rc = n.run();
+  sender.join();
+  BOOST_TEST(rc == node::exit_code_abandoned);
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < 1400ms)); // not waiting for it
+}
+
 BOOST_AUTO_TEST_CASE(run_returns_nonzero_when_the_root_gives_up) {
   node n{quiet_options()};
   // Crashes soon after each start: the root's intensity (3 in 5 s) runs out.
