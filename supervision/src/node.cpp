@@ -273,6 +273,9 @@ node::stop_outcome node::stop_tree(caf::timespan deadline, bool watch_signals) {
     // The root answers within the deadline plus its abandon grace, even if
     // a child is stuck in a handler (it is then abandoned and reported).
     caf::scoped_actor stopper{system()};
+    // A root that is gone already (it stops itself after a failed start)
+    // answers nothing: its down message ends the wait instead.
+    stopper->monitor(root_);
     stopper->send(root_, shutdown_atom::value, deadline);
     auto limit = steady::now() + deadline + sv::abandon_grace + 1s;
     bool interrupted = false;
@@ -293,6 +296,7 @@ node::stop_outcome node::stop_tree(caf::timespan deadline, bool watch_signals) {
           }
         },
         [&](caf::error&) { answered = true; },
+        [&](caf::down_msg&) { answered = true; },
         caf::after(watch_signals ? slice : left_until(limit)) >> [] {});
       if (!answered && watch_signals)
         if (int sig = wait_for_signal(caf::timespan{0})) {
