@@ -242,6 +242,15 @@ caf::error node::await_started(caf::scoped_actor& events) {
     .receive([](caf::ok_atom) {}, [&](caf::error& x) { err = std::move(x); });
   if (!err)
     return caf::none;
+  if (err == caf::sec::request_receiver_down) {
+    // The root failed and stopped before the handshake reached it: its exit
+    // reason is the cause.
+    watch_->wait_until(steady::now() + options_.start_timeout);
+    err = watch_->exit_reason();
+    if (!err)
+      err = make_error(errc::start_failed, "start node", "root", 0,
+                       "root supervisor stopped during start");
+  }
   if (err == caf::sec::request_timeout)
     err = make_error(errc::timeout, "start node", "root", 0,
                      "services not started within "

@@ -101,10 +101,12 @@ inline caf::behavior acquirer(caf::event_based_actor* ac, pl::pool_actor pool,
     ac->quit();
   };
   auto give_back = [=](uint64_t id, caf::error err) {
+    // Report before releasing: the release lets the next waiter run on
+    // another thread, whose report must not overtake this one.
+    ac->send(report, done_atom::value, index, std::move(err));
     ac->request(pool, patience, release_atom::value, id, true)
       .then([=](caf::ok_atom) { ac->quit(); },
             [=](caf::error&) { ac->quit(); });
-    ac->send(report, done_atom::value, index, std::move(err));
   };
   ac->request(pool, std::chrono::seconds(60), acquire_atom::value)
     .then(
