@@ -521,7 +521,10 @@ BOOST_AUTO_TEST_CASE(run_returns_3_when_the_stop_abandons_a_child_stuck_in_a_han
   auto stuck = sv::worker("stuck", [](caf::actor_system& sys, const caf::message&)
                                      -> caf::expected<caf::actor> {
     return sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-      return {[](block_atom) { std::this_thread::sleep_for(1500ms); }};
+      return {[](block_atom, caf::actor& observer) {
+        caf::anon_send(observer, block_atom::value);
+        std::this_thread::sleep_for(1500ms); // stuck inside a handler
+      }};
     });
   });
   BOOST_REQUIRE(!n.start({stuck}));
@@ -531,9 +534,10 @@ BOOST_AUTO_TEST_CASE(run_returns_3_when_the_stop_abandons_a_child_stuck_in_a_han
     self->request(n.root(), patience, which_children_atom::value)
       .receive([&](std::vector<sv::child_info>& xs) { child = xs.at(0).actor; },
                [&](caf::error& err) { BOOST_FAIL(describe(err)); });
-    self->send(child, block_atom::value);
+    self->send(child, block_atom::value, caf::actor{self});
+    self->receive([](block_atom) {}, // it is inside the handler
+                  caf::after(patience) >> [] { BOOST_FAIL("never blocked"); });
   }
-  std::this_thread::sleep_for(50ms); // inside its handler
   std::thread sender{[] { ::kill(::getpid(), SIGTERM); }};
   auto t0 = std::chrono::steady_clock::now();
   auto rc = n.run();

@@ -478,14 +478,17 @@ BOOST_AUTO_TEST_CASE(shutdown_answers_by_the_deadline_and_reports_a_child_stuck_
   spec.children.push_back(sv::worker("stuck", [](caf::actor_system& sys, const caf::message&)
                                                -> caf::expected<caf::actor> {
     return sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-      return {[](block_atom) { std::this_thread::sleep_for(2s); }};
+      return {[](block_atom, caf::actor& observer) {
+        caf::anon_send(observer, asked_atom::value, std::string{"blocked"});
+        std::this_thread::sleep_for(2s); // stuck inside a handler
+      }};
     });
   }));
   auto sup = spawn(spec);
   expect(sv::event_kind::child_started, "stuck");
   auto stuck = child(sup, "stuck").actor;
-  self->send(stuck, block_atom::value);
-  std::this_thread::sleep_for(50ms); // let it enter the handler
+  self->send(stuck, block_atom::value, caf::actor{self});
+  wait_asked(*this, "blocked"); // it is inside the handler
   auto t0 = std::chrono::steady_clock::now();
   auto report = shutdown(sup, 300ms);
   auto took = std::chrono::steady_clock::now() - t0;
