@@ -24,6 +24,7 @@
 #include "ghostnet/supervision/detail/exit_rules.hpp"
 #include "ghostnet/supervision/detail/restart_intensity.hpp"
 #include "ghostnet/supervision/detail/stop_job.hpp"
+#include "ghostnet/supervision/node_options.hpp" // format_duration
 
 namespace ghostnet::supervision {
 
@@ -35,11 +36,6 @@ using detail::time_point;
 // The supervisor's one timer message; carries the token of the timer armed
 // last, so that an earlier, superseded one is ignored.
 using tick_atom = caf::atom_constant<caf::atom("gstick")>;
-
-std::string format_duration(caf::timespan d) {
-  using namespace std::chrono;
-  return std::to_string(duration_cast<milliseconds>(d).count()) + "ms";
-}
 
 /// A reason in a few words, for an error's detail: no nested quoting.
 std::string short_reason(const caf::error& err) {
@@ -944,11 +940,7 @@ private:
              void();
     auto& c = table_.add(std::make_shared<const child_spec>(std::move(spec)),
                          caf::message{});
-    start_.emplace();
-    start_->why = start_job::purpose::single;
-    start_->rp = std::move(rp);
-    start_->todo.push_back(c.key);
-    advance_start();
+    start_single(c.key, std::move(rp), false);
   }
 
   void do_start_dynamic(caf::message args, caf::response_promise rp) {
@@ -1069,40 +1061,44 @@ private:
                       "no child with id '" + id + "'");
   }
 
-  void do_restart(const std::string& id, caf::response_promise rp) {
-    if (auto err = refuse_if_terminating("restart_child"))
-      return rp.deliver(err), void();
+  /// The stopped child `id` for restart_child / delete_child, or nullptr
+  /// after answering `rp` with why not.
+  child_record* stopped_child(const char* operation, const std::string& id,
+                              caf::response_promise& rp) {
+    if (auto err = refuse_if_terminating(operation))
+      return rp.deliver(err), nullptr;
     auto* c = table_.find(id);
     if (!c)
-      return rp.deliver(unknown("restart_child", id)), void();
+      return rp.deliver(unknown(operation, id)), nullptr;
     if (c->state != child_state::stopped)
-      return rp.deliver(make_error(errc::invalid_state, "restart_child",
-                                   spec_.name, 0,
+      return rp.deliver(make_error(errc::invalid_state, operation, spec_.name,
+                                   0,
                                    "child '" + id + "' is "
                                      + to_string(c->state))),
-             void();
+             nullptr;
+    return c;
+  }
+
+  /// Starts one static child as a start job (start_child, restart_child).
+  void start_single(uint64_t key, caf::response_promise rp, bool manual) {
     start_.emplace();
     start_->why = start_job::purpose::single;
-    start_->manual = true;
+    start_->manual = manual;
     start_->rp = std::move(rp);
-    start_->todo.push_back(c->key);
+    start_->todo.push_back(key);
     advance_start();
   }
 
+  void do_restart(const std::string& id, caf::response_promise rp) {
+    if (auto* c = stopped_child("restart_child", id, rp))
+      start_single(c->key, std::move(rp), true);
+  }
+
   void do_delete(const std::string& id, caf::response_promise rp) {
-    if (auto err = refuse_if_terminating("delete_child"))
-      return rp.deliver(err), void();
-    auto* c = table_.find(id);
-    if (!c)
-      return rp.deliver(unknown("delete_child", id)), void();
-    if (c->state != child_state::stopped)
-      return rp.deliver(make_error(errc::invalid_state, "delete_child",
-                                   spec_.name, 0,
-                                   "child '" + id + "' is "
-                                     + to_string(c->state))),
-             void();
-    table_.remove(c->key);
-    rp.deliver(caf::ok_atom::value);
+    if (auto* c = stopped_child("delete_child", id, rp)) {
+      table_.remove(c->key);
+      rp.deliver(caf::ok_atom::value);
+    }
   }
 
   std::vector<child_info> which_children() const {
