@@ -64,6 +64,9 @@ caf::error validate(const supervisor_spec& spec) {
                         spec.name, 0,
                         "auto_shutdown is not supported with simple_one_for_one");
   }
+  if (spec.max_in_flight == 0)
+    return make_error(errc::invalid_configuration, "validate supervisor spec",
+                      spec.name, 0, "max_in_flight must be > 0");
   std::unordered_set<std::string> ids;
   for (const auto& child : spec.children) {
     if (auto err = validate(child))

@@ -1,26 +1,39 @@
 #include "ghostnet/supervision/detail/stop_job.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace ghostnet::supervision::detail {
 
-stop_job::stop_job(std::vector<uint64_t> keys, order how)
-  : how_(how), queue_(keys.begin(), keys.end()) {
-  // nop
+stop_job::stop_job(std::vector<uint64_t> keys, order how, pacing pace)
+  : how_(how), pace_(pace), queue_(keys.begin(), keys.end()) {
+  if (pace_.window == 0)
+    pace_.window = 1;
 }
 
-std::vector<uint64_t> stop_job::take_next() {
+std::vector<uint64_t> stop_job::take_next(time_point now) {
   std::vector<uint64_t> result;
-  if (how_ == order::parallel || deadline_passed_) {
-    result.assign(queue_.begin(), queue_.end());
-    queue_.clear();
-  } else if (waiting_.empty() && !queue_.empty()) {
-    result.push_back(queue_.front());
-    queue_.pop_front();
-  }
-  for (auto k : result)
-    waiting_.emplace(k, asked_child{});
+  if (deadline_passed_)
+    take(SIZE_MAX, now, result);
+  else if (how_ == order::parallel)
+    take(waiting_.size() < pace_.window ? pace_.window - waiting_.size() : 0,
+         now, result);
+  else if (waiting_.empty())
+    take(1, now, result);
   return result;
+}
+
+void stop_job::take(size_t n, time_point now, std::vector<uint64_t>& out) {
+  for (; n > 0 && !queue_.empty(); --n) {
+    auto k = queue_.front();
+    queue_.pop_front();
+    waiting_.emplace(k, asked_child{});
+    out.push_back(k);
+  }
+  if (how_ != order::parallel || queue_.empty() || deadline_passed_)
+    next_wave_.reset();
+  else if (!next_wave_ || *next_wave_ <= now)
+    next_wave_ = now + pace_.interval;
 }
 
 void stop_job::asked(uint64_t key, std::optional<time_point> kill_at) {
@@ -70,6 +83,7 @@ stop_job::due stop_job::poll(time_point now) {
     for (auto k : queue_)
       waiting_.emplace(k, asked_child{});
     queue_.clear();
+    next_wave_.reset();
     kill_at_.clear();
     for (auto& [key, x] : waiting_) {
       x.timer.reset();
@@ -79,6 +93,8 @@ stop_job::due stop_job::poll(time_point now) {
       }
     }
   }
+  if (next_wave_ && *next_wave_ <= now)
+    take(pace_.window, now, result.ask);
   while (!kill_at_.empty() && kill_at_.begin()->first <= now) {
     auto key = kill_at_.begin()->second;
     kill_at_.erase(kill_at_.begin());
@@ -103,6 +119,8 @@ std::optional<time_point> stop_job::next_deadline() const {
   std::optional<time_point> result;
   if (!kill_at_.empty())
     result = kill_at_.begin()->first;
+  if (next_wave_ && (!result || *next_wave_ < *result))
+    result = next_wave_;
   if (deadline_ && !done()) {
     auto t = deadline_passed_ ? *deadline_ + grace_ : *deadline_;
     if (!result || t < *result)

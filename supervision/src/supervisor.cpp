@@ -125,6 +125,10 @@ public:
     for (auto& kvp : start_waiters_)
       if (kvp.second.pending())
         kvp.second.deliver(reason);
+    for (auto& x : start_backlog_)
+      if (x.second.pending())
+        x.second.deliver(reason);
+    start_backlog_.clear();
     for (auto& kvp : terminate_waiters_)
       for (auto& rp : kvp.second)
         if (rp.pending())
@@ -319,8 +323,9 @@ private:
   void on_info_reply(const caf::strong_actor_ptr& who) {
     if (!who)
       return;
-    if (auto* c = table_.find(who->address()))
-      on_start_outcome(c->key, c->generation, {});
+    if (auto* c = table_.find(who->address());
+        c && c->state == child_state::starting)
+      decide_start(*c, {});
   }
 
   void on_start_deadline(uint64_t key, uint64_t gen) {
@@ -337,30 +342,34 @@ private:
   /// start deadline: whichever comes first decides; the others are stale.
   void on_start_outcome(uint64_t key, uint64_t gen, caf::error err) {
     auto* c = table_.find(key);
-    if (!c || c->generation != gen || c->state != child_state::starting)
-      return;
+    if (c && c->generation == gen && c->state == child_state::starting)
+      decide_start(*c, std::move(err));
+  }
+
+  /// Decides the start of `c`, which is `starting`.
+  void decide_start(child_record& c, caf::error err) {
     // The handshake bounced off a dead child: its down message, which we
     // get too, carries the reason.
     if (err == caf::sec::request_receiver_down)
       return;
-    if (auto i = start_deadlines_.find(key); i != start_deadlines_.end()) {
+    if (auto i = start_deadlines_.find(c.key); i != start_deadlines_.end()) {
       timers_.erase(i->second);
       start_deadlines_.erase(i);
     }
     if (!err) {
-      c->state = child_state::running;
-      start_confirmed(*c);
+      c.state = child_state::running;
+      start_confirmed(c);
       return;
     }
     // Dead (request bounced, or its down arrived) or too slow: give up on
     // this instance. A slow one is killed; its later exit is not matched.
-    if (c->actor)
-      send_exit(c->actor, caf::exit_reason::kill);
-    table_.unbind(*c);
-    c->state = child_state::stopped;
-    auto failure = start_failure(*c, err, "exited during its start");
-    c->last_exit = failure;
-    start_failed(*c, failure);
+    if (c.actor)
+      send_exit(c.actor, caf::exit_reason::kill);
+    table_.unbind(c);
+    c.state = child_state::stopped;
+    auto failure = start_failure(c, err, "exited during its start");
+    c.last_exit = failure;
+    start_failed(c, failure);
   }
 
   void start_confirmed(child_record& c) {
@@ -372,10 +381,7 @@ private:
     }
     // A dynamic child started on request.
     publish(event_kind::child_started, c);
-    if (auto i = start_waiters_.find(c.key); i != start_waiters_.end()) {
-      i->second.deliver(c.actor);
-      start_waiters_.erase(i);
-    }
+    answer_start_waiter(c.key, c.actor);
   }
 
   void start_failed(child_record& c, const caf::error& err) {
@@ -385,11 +391,38 @@ private:
       return;
     }
     publish(event_kind::start_failed, c, err, {}, true);
-    if (auto i = start_waiters_.find(c.key); i != start_waiters_.end()) {
-      i->second.deliver(err);
-      start_waiters_.erase(i);
+    auto key = c.key;
+    table_.remove(key);
+    answer_start_waiter(key, err);
+  }
+
+  /// Answers the requester of a dynamic start; its slot in the start window
+  /// goes to the next start waiting in the backlog.
+  template <class Answer>
+  void answer_start_waiter(uint64_t key, const Answer& answer) {
+    auto i = start_waiters_.find(key);
+    if (i == start_waiters_.end())
+      return;
+    i->second.deliver(answer);
+    start_waiters_.erase(i);
+    start_from_backlog();
+  }
+
+  void start_from_backlog() {
+    if (pulling_backlog_)
+      return; // the loop below is already running further up the stack
+    // Refill in halves: a burst of starts in one turn, rather than one
+    // start per confirmation (each a turn of the supervisor).
+    if (start_waiters_.size() > spec_.max_in_flight / 2)
+      return;
+    pulling_backlog_ = true;
+    while (!start_backlog_.empty() && start_waiters_.size() < spec_.max_in_flight
+           && !busy() && !terminating_) {
+      auto next = std::move(start_backlog_.front());
+      start_backlog_.pop_front();
+      start_dynamic_now(std::move(next.first), std::move(next.second));
     }
-    table_.remove(c.key);
+    pulling_backlog_ = false;
   }
 
   void confirmed_in_job(child_record& c) {
@@ -698,9 +731,15 @@ private:
 
   void stop_children(std::vector<uint64_t> keys, detail::stop_job::order how,
                      std::function<void()> done) {
-    stop_.emplace(std::move(keys), how);
+    stop_.emplace(std::move(keys), how, pacing());
     stop_done_ = std::move(done);
     advance_stop();
+  }
+
+  detail::stop_pacing pacing() const {
+    detail::stop_pacing result;
+    result.window = spec_.max_in_flight;
+    return result;
   }
 
   /// Asks one child to stop; false if it has no instance to stop.
@@ -722,12 +761,9 @@ private:
     }
     if (c->state == child_state::starting) {
       // Stopped before it confirmed its start: its requester hears of it.
-      if (auto i = start_waiters_.find(key); i != start_waiters_.end()) {
-        i->second.deliver(make_error(errc::invalid_state, "start_child",
-                                     spec_.name, 0,
-                                     "stopped during its start"));
-        start_waiters_.erase(i);
-      }
+      answer_start_waiter(key, make_error(errc::invalid_state, "start_child",
+                                          spec_.name, 0,
+                                          "stopped during its start"));
     }
     c->state = child_state::stopping;
     if (c->spec->shutdown.how == shutdown_policy::mode::brutal_kill)
@@ -741,14 +777,10 @@ private:
   void advance_stop() {
     while (stop_) {
       for (;;) {
-        auto next = stop_->take_next();
+        auto next = stop_->take_next(now());
         if (next.empty())
           break;
-        for (auto k : next)
-          if (!ask_stop(k)) {
-            stop_->gone(k);
-            answer_terminate_waiters(k);
-          }
+        ask_stop_all(next);
       }
       if (!stop_->done()) {
         arm_timer();
@@ -763,6 +795,15 @@ private:
         drain_deferred();
       return;
     }
+  }
+
+  /// Asks each to stop; one without an instance is gone at once.
+  void ask_stop_all(const std::vector<uint64_t>& keys) {
+    for (auto k : keys)
+      if (!ask_stop(k)) {
+        stop_->gone(k);
+        answer_terminate_waiters(k);
+      }
   }
 
   void child_gone(uint64_t key) {
@@ -781,6 +822,7 @@ private:
   }
 
   void on_stop_due(detail::stop_job::due due) {
+    ask_stop_all(due.ask);
     for (auto k : due.kill)
       if (auto* c = table_.find(k); c && c->actor) {
         log::warn(events_.source(), terminating_ && deadline_passed()
@@ -810,9 +852,12 @@ private:
     return deadline_ && now() >= *deadline_;
   }
 
-  void run_when_idle(std::function<void()> f) {
+  /// A template, not a std::function: the common case (not busy) runs at
+  /// once and allocates nothing.
+  template <class F>
+  void run_when_idle(F&& f) {
     if (busy())
-      deferred_.emplace_back(std::move(f));
+      deferred_.emplace_back(std::forward<F>(f));
     else
       f();
   }
@@ -823,6 +868,7 @@ private:
       deferred_.pop_front();
       f();
     }
+    start_from_backlog();
   }
 
   /// Stops every child in reverse start order, then exits with `reason`.
@@ -837,13 +883,17 @@ private:
                                         "supervisor is shutting down"));
         start_.reset();
       }
+      for (auto& x : start_backlog_)
+        x.second.deliver(refuse_if_terminating("start_child"));
+      start_backlog_.clear();
       // A stop in flight is superseded (its continuation, a group restart,
       // is moot): those it asked already are waited for, not asked again.
       std::vector<uint64_t> keys = table_.keys();
       std::reverse(keys.begin(), keys.end());
-      stop_.emplace(std::move(keys), dynamic()
-                                       ? detail::stop_job::order::parallel
-                                       : detail::stop_job::order::serial);
+      stop_.emplace(std::move(keys),
+                    dynamic() ? detail::stop_job::order::parallel
+                              : detail::stop_job::order::serial,
+                    pacing());
       stop_done_ = [this] { finish(); };
     }
     if (deadline > caf::timespan{0} && stop_) {
@@ -954,6 +1004,14 @@ private:
              void();
     if (!template_)
       template_ = std::make_shared<const child_spec>(spec_.children.front());
+    if (start_waiters_.size() >= spec_.max_in_flight || !start_backlog_.empty()) {
+      start_backlog_.emplace_back(std::move(args), std::move(rp));
+      return;
+    }
+    start_dynamic_now(std::move(args), std::move(rp));
+  }
+
+  void start_dynamic_now(caf::message args, caf::response_promise rp) {
     auto& c = table_.add(template_, std::move(args));
     if (auto err = begin_start(c)) {
       publish(event_kind::start_failed, c, err, {}, true);
@@ -1164,6 +1222,9 @@ private:
   caf::error start_error_; ///< why the initial start failed
   std::vector<caf::response_promise> ready_promises_;
   std::unordered_map<uint64_t, caf::response_promise> start_waiters_;
+  /// Dynamic starts beyond `spec_.max_in_flight`, in arrival order.
+  std::deque<std::pair<caf::message, caf::response_promise>> start_backlog_;
+  bool pulling_backlog_ = false;
   std::unordered_map<uint64_t, std::vector<caf::response_promise>>
     terminate_waiters_;
 

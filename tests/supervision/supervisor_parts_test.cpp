@@ -66,14 +66,14 @@ BOOST_AUTO_TEST_SUITE(stop_job_order)
 
 BOOST_AUTO_TEST_CASE(serial_asks_one_at_a_time_in_the_given_order) {
   stop_job job{{3, 2, 1}, stop_job::order::serial};
-  BOOST_TEST(job.take_next() == keys{3});
-  BOOST_TEST(job.take_next().empty()); // 3 is waited for
+  BOOST_TEST(job.take_next(t0) == keys{3});
+  BOOST_TEST(job.take_next(t0).empty()); // 3 is waited for
   job.asked(3, std::nullopt);
   BOOST_TEST(job.gone(3));
-  BOOST_TEST(job.take_next() == keys{2});
+  BOOST_TEST(job.take_next(t0) == keys{2});
   job.asked(2, std::nullopt);
   BOOST_TEST(job.gone(2));
-  BOOST_TEST(job.take_next() == keys{1});
+  BOOST_TEST(job.take_next(t0) == keys{1});
   BOOST_TEST(!job.done());
   BOOST_TEST(job.gone(1));
   BOOST_TEST(job.done());
@@ -81,21 +81,21 @@ BOOST_AUTO_TEST_CASE(serial_asks_one_at_a_time_in_the_given_order) {
 
 BOOST_AUTO_TEST_CASE(parallel_asks_everyone_at_once) {
   stop_job job{{5, 4, 3}, stop_job::order::parallel};
-  BOOST_TEST(job.take_next() == (keys{5, 4, 3}));
-  BOOST_TEST(job.take_next().empty());
+  BOOST_TEST(job.take_next(t0) == (keys{5, 4, 3}));
+  BOOST_TEST(job.take_next(t0).empty());
   BOOST_TEST(job.waiting() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(an_exit_of_a_queued_child_is_part_of_the_stop) {
   stop_job job{{3, 2, 1}, stop_job::order::serial};
-  BOOST_TEST(job.take_next() == keys{3});
+  BOOST_TEST(job.take_next(t0) == keys{3});
   job.asked(3, std::nullopt);
   // 1 crashes on its own while 3 is being stopped: it is not asked later.
   BOOST_TEST(job.contains(1));
   BOOST_TEST(job.gone(1));
   BOOST_TEST(!job.contains(1));
   BOOST_TEST(job.gone(3));
-  BOOST_TEST(job.take_next() == keys{2});
+  BOOST_TEST(job.take_next(t0) == keys{2});
   BOOST_TEST(job.gone(2));
   BOOST_TEST(job.done());
   BOOST_TEST(!job.gone(7)); // never part of it
@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(an_exit_of_a_queued_child_is_part_of_the_stop) {
 
 BOOST_AUTO_TEST_CASE(a_child_past_its_shutdown_timeout_is_killed_once) {
   stop_job job{{1}, stop_job::order::serial};
-  BOOST_TEST(job.take_next() == keys{1});
+  BOOST_TEST(job.take_next(t0) == keys{1});
   job.asked(1, t0 + 100ms);
   BOOST_TEST((job.next_deadline() == t0 + 100ms));
   BOOST_TEST(job.poll(t0 + 99ms).kill.empty());
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(a_child_past_its_shutdown_timeout_is_killed_once) {
 
 BOOST_AUTO_TEST_CASE(a_child_that_is_gone_in_time_is_not_killed) {
   stop_job job{{1, 2}, stop_job::order::parallel};
-  BOOST_TEST(job.take_next().size() == 2u);
+  BOOST_TEST(job.take_next(t0).size() == 2u);
   job.asked(1, t0 + 100ms);
   job.asked(2, t0 + 100ms);
   BOOST_TEST(job.gone(1));
@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(a_child_that_is_gone_in_time_is_not_killed) {
 
 BOOST_AUTO_TEST_CASE(the_deadline_kills_everyone_left_and_abandons_after_the_grace) {
   stop_job job{{3, 2, 1}, stop_job::order::serial};
-  BOOST_TEST(job.take_next() == keys{3});
+  BOOST_TEST(job.take_next(t0) == keys{3});
   job.asked(3, std::nullopt); // shutdown infinity
   job.set_deadline(t0 + 1s, 250ms);
   BOOST_TEST((job.next_deadline() == t0 + 1s));
@@ -145,13 +145,54 @@ BOOST_AUTO_TEST_CASE(ten_thousand_parallel_children_share_one_deadline_entry_poi
   keys ks;
   for (uint64_t i = 1; i <= 10000; ++i)
     ks.push_back(i);
-  stop_job job{ks, stop_job::order::parallel};
-  for (auto k : job.take_next())
+  stop_job job{ks, stop_job::order::parallel, {20000, 1ms}};
+  for (auto k : job.take_next(t0))
     job.asked(k, t0 + 5s);
   BOOST_TEST((job.next_deadline() == t0 + 5s));
   for (uint64_t i = 1; i <= 9990; ++i)
     BOOST_TEST_REQUIRE(job.gone(i));
   BOOST_TEST(job.poll(t0 + 5s).kill.size() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(parallel_asks_in_waves_one_more_for_each_that_goes) {
+  stop_job job{{1, 2, 3, 4, 5, 6, 7}, stop_job::order::parallel, {3, 1ms}};
+  BOOST_TEST(job.take_next(t0) == (keys{1, 2, 3}));
+  BOOST_TEST(job.take_next(t0).empty()); // the window is full
+  BOOST_TEST((job.next_deadline() == t0 + 1ms));
+  BOOST_TEST(job.gone(2));
+  BOOST_TEST(job.take_next(t0) == keys{4}); // room for one
+  BOOST_TEST(job.waiting() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stuck_window_does_not_hold_back_the_next_wave) {
+  // Children that take long to stop (draining connections) still stop side
+  // by side: every interval asks another wave.
+  stop_job job{{1, 2, 3, 4, 5, 6, 7}, stop_job::order::parallel, {3, 1ms}};
+  BOOST_TEST(job.take_next(t0) == (keys{1, 2, 3}));
+  BOOST_TEST(job.poll(t0 + 999us).ask.empty());
+  BOOST_TEST(job.poll(t0 + 1ms).ask == (keys{4, 5, 6}));
+  BOOST_TEST((job.next_deadline() == t0 + 2ms));
+  BOOST_TEST(job.poll(t0 + 2ms).ask == keys{7});
+  BOOST_TEST(!job.next_deadline()); // nothing left to ask, no timeouts
+  BOOST_TEST(job.waiting() == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(the_deadline_takes_everyone_not_yet_asked) {
+  stop_job job{{1, 2, 3, 4, 5}, stop_job::order::parallel, {2, 1h}};
+  BOOST_TEST(job.take_next(t0) == (keys{1, 2}));
+  job.set_deadline(t0 + 1s, 250ms);
+  auto due = job.poll(t0 + 1s);
+  BOOST_TEST(due.ask.empty());
+  BOOST_TEST(due.kill == (keys{1, 2, 3, 4, 5}));
+  BOOST_TEST(job.take_next(t0 + 1s).empty()); // all taken already
+}
+
+BOOST_AUTO_TEST_CASE(serial_order_has_no_waves) {
+  stop_job job{{3, 2, 1}, stop_job::order::serial, {1, 1ms}};
+  BOOST_TEST(job.take_next(t0) == keys{3});
+  job.asked(3, std::nullopt);
+  BOOST_TEST(!job.next_deadline());
+  BOOST_TEST(job.poll(t0 + 1s).ask.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

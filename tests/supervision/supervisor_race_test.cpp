@@ -629,6 +629,81 @@ BOOST_AUTO_TEST_CASE(ten_thousand_dynamic_children_with_a_hundred_crashing_at_on
   BOOST_TEST(shutdown(*sup, 30s).clean());
 }
 
+BOOST_AUTO_TEST_CASE(starts_beyond_max_in_flight_wait_their_turn_and_each_is_answered) {
+  // Two handshakes at a time; every odd child dies in its initialisation,
+  // so failed starts must free their slot as confirmed ones do.
+  auto spec = group_spec(sv::strategy::simple_one_for_one, "window");
+  spec.max_in_flight = 2;
+  spec.children.push_back(sv::worker(
+    "w",
+    [](caf::actor_system& sys, const caf::message& args)
+      -> caf::expected<caf::actor> {
+      if (args.get_as<int>(0) % 2 == 0)
+        return sys.spawn(test_worker);
+      return sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+        throw std::runtime_error("odd");
+      });
+    },
+    sv::restart_type::temporary));
+  auto sup = spawn(spec);
+  constexpr int n = 40;
+  for (int i = 0; i < n; ++i)
+    self->send(sup, start_child_atom::value, caf::make_message(i));
+  int started = 0;
+  int failed = 0;
+  for (int i = 0; i < n; ++i)
+    self->receive([&](caf::actor&) { ++started; },
+                  [&](caf::error& err) {
+                    BOOST_TEST(is(err, errc::start_failed), describe(err));
+                    ++failed;
+                  },
+                  caf::after(patience) >> [] { BOOST_FAIL("a start was not answered"); });
+  BOOST_TEST(started == n / 2);
+  BOOST_TEST(failed == n / 2);
+  BOOST_TEST(counts(sup).active == static_cast<size_t>(n / 2));
+  BOOST_TEST(shutdown(sup).clean());
+}
+
+BOOST_AUTO_TEST_CASE(a_shutdown_answers_the_starts_waiting_for_their_turn) {
+  // One handshake at a time, and it never completes (a blocking child does
+  // not answer it): the others wait, and the shutdown answers them all.
+  auto spec = group_spec(sv::strategy::simple_one_for_one, "window-stop");
+  spec.max_in_flight = 1;
+  spec.children.push_back(sv::worker(
+    "b",
+    [](caf::actor_system& sys, const caf::message&) -> caf::expected<caf::actor> {
+      return sys.spawn([](caf::blocking_actor* self) {
+        self->receive([](ping_atom) {}, caf::after(500ms) >> [] {});
+      });
+    },
+    sv::restart_type::temporary));
+  auto sup = spawn(spec);
+  for (int i = 0; i < 4; ++i)
+    self->send(sup, start_child_atom::value, caf::make_message(i));
+  BOOST_TEST(counts(sup).active == 1u); // the first, still starting
+  self->send(sup, shutdown_atom::value, caf::timespan{10s});
+  int refused = 0;
+  for (int i = 0; i < 4; ++i)
+    self->receive([&](caf::actor&) { BOOST_FAIL("a start succeeded"); },
+                  [&](caf::error& err) {
+                    BOOST_TEST(is(err, errc::invalid_state), describe(err));
+                    ++refused;
+                  },
+                  caf::after(patience) >> [] { BOOST_FAIL("a start was not answered"); });
+  BOOST_TEST(refused == 4);
+  self->receive([](sv::shutdown_report& r) { BOOST_TEST(r.clean()); },
+                caf::after(patience) >> [] { BOOST_FAIL("no shutdown report"); });
+}
+
+BOOST_AUTO_TEST_CASE(max_in_flight_zero_is_refused) {
+  auto spec = group_spec(sv::strategy::simple_one_for_one, "zero");
+  spec.max_in_flight = 0;
+  spec.children.push_back(sv::worker("w", start_test_worker()));
+  auto sup = sv::spawn_supervisor(sys, spec);
+  BOOST_REQUIRE(!sup);
+  BOOST_TEST(is(sup.error(), errc::invalid_configuration), describe(sup.error()));
+}
+
 BOOST_AUTO_TEST_CASE(dynamic_children_stop_in_parallel) {
   // 200 children that each take 200 ms to stop: serially 40 s, in parallel
   // about 200 ms. Timed by the events, bounded generously.

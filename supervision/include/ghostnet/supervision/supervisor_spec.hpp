@@ -57,6 +57,14 @@ struct supervisor_spec {
   /// a linked stranger that died, are logged and ignored. `kill` always
   /// ends it (CAF does not ask).
   caf::actor_addr parent;
+  /// simple_one_for_one: at most this many dynamic starts await their start
+  /// handshake at once (later ones wait, in arrival order, and start in a
+  /// burst once half of these confirmed), and a parallel
+  /// stop asks this many children at a time, one more for each that goes
+  /// and another wave every millisecond. Each child asked to start or stop
+  /// waits in a scheduler queue until it runs, and CAF 0.17's work stealing
+  /// walks that queue for every steal: 50,000 at once were quadratic.
+  size_t max_in_flight = 512;
 };
 
 /// Validates flags and every child spec: a non-positive period, duplicate

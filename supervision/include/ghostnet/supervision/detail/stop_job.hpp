@@ -5,6 +5,13 @@
 // shutdown timeout passes, all killed at an overall deadline, and abandoned
 // when even the kill does not end them within a grace period. Bookkeeping
 // only: the supervisor sends the exit messages; time is a parameter.
+//
+// A parallel stop asks in waves: at most `window` children that have not
+// gone yet, one more for each that goes, and another wave every `interval`
+// whatever the others do (so children that take their time to stop, such as
+// draining connections, still stop side by side). Asking 50,000 children at
+// once puts 50,000 jobs in one scheduler queue, and CAF 0.17's work stealing
+// walks that queue from its head for every steal: the stop became quadratic.
 
 #include <cstdint>
 #include <deque>
@@ -19,17 +26,25 @@
 
 namespace ghostnet::supervision::detail {
 
+/// How a parallel stop paces its asks (see above).
+struct stop_pacing {
+  size_t window = 512;
+  caf::timespan interval = std::chrono::milliseconds(1);
+};
+
 class stop_job {
 public:
   enum class order : uint8_t { serial, parallel };
 
+  using pacing = stop_pacing;
+
   /// `keys` in the order to stop them (reverse start order).
-  stop_job(std::vector<uint64_t> keys, order how);
+  stop_job(std::vector<uint64_t> keys, order how, pacing pace = {});
 
   /// Children to ask now: serially the next one once none is waited for,
-  /// in parallel all not yet asked. Each key is returned once; a child the
-  /// caller finds not running is reported `gone` at once.
-  [[nodiscard]] std::vector<uint64_t> take_next();
+  /// in parallel as many as the window has room for. Each key is returned
+  /// once; a child the caller finds not running is reported `gone` at once.
+  [[nodiscard]] std::vector<uint64_t> take_next(time_point now);
 
   /// `key` was asked to stop; if it is not gone by `kill_at`, `poll` names
   /// it for a kill. No `kill_at`: wait (shutdown infinity or brutal kill).
@@ -51,6 +66,7 @@ public:
   void set_deadline(time_point deadline, caf::timespan grace);
 
   struct due {
+    std::vector<uint64_t> ask;     ///< the next wave of a parallel stop
     std::vector<uint64_t> kill;    ///< send each a kill (once)
     std::vector<uint64_t> abandon; ///< stop waiting for these
   };
@@ -77,7 +93,13 @@ private:
 
   void cancel_timer(asked_child& x);
 
+  /// Moves up to `n` queued keys to `waiting_` (all of them for SIZE_MAX)
+  /// and keeps the wave timer running while keys are left.
+  void take(size_t n, time_point now, std::vector<uint64_t>& out);
+
   order how_;
+  pacing pace_;
+  std::optional<time_point> next_wave_;
   std::deque<uint64_t> queue_; ///< not yet asked, in stop order
   std::unordered_map<uint64_t, asked_child> waiting_;
   std::multimap<time_point, uint64_t> kill_at_; ///< per-child timeouts
