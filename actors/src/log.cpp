@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/format.hpp"
 
 namespace ghostnet::log {
 
@@ -94,88 +95,6 @@ bool iequals(std::string_view x, std::string_view y) noexcept {
 
 // -- formatting primitives ----------------------------------------------------
 
-constexpr char hex_digits[] = "0123456789abcdef";
-
-void append_unicode_escape(std::string& out, unsigned char c) {
-  out += "\\u00";
-  out += hex_digits[c >> 4];
-  out += hex_digits[c & 0xF];
-}
-
-// Escapes shared by both formats inside double quotes.
-bool append_common_escape(std::string& out, unsigned char c) {
-  switch (c) {
-    case '"': out += "\\\""; return true;
-    case '\\': out += "\\\\"; return true;
-    case '\n': out += "\\n"; return true;
-    case '\r': out += "\\r"; return true;
-    case '\t': out += "\\t"; return true;
-    default:
-      if (c < 0x20) {
-        append_unicode_escape(out, c);
-        return true;
-      }
-      return false;
-  }
-}
-
-// Length of the valid UTF-8 sequence starting at `p` (of `n` bytes), 0 if
-// none: overlong forms, surrogates and code points past U+10FFFF are invalid.
-size_t utf8_sequence_length(const unsigned char* p, size_t n) noexcept {
-  unsigned c = p[0];
-  if (c < 0x80)
-    return 1;
-  size_t len;
-  uint32_t cp;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < len)
-    return 0;
-  for (size_t i = 1; i < len; ++i) {
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[i] & 0x3F);
-  }
-  constexpr uint32_t min_code_point[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < min_code_point[len] || cp > 0x10FFFF
-      || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return len;
-}
-
-// A JSON string, quotes included. Invalid UTF-8 (bytes from the network end
-// up in error details) becomes U+FFFD so that every line stays valid JSON.
-void append_json_string(std::string& out, std::string_view str) {
-  out += '"';
-  auto p = reinterpret_cast<const unsigned char*>(str.data());
-  size_t n = str.size();
-  for (size_t i = 0; i < n;) {
-    auto c = p[i];
-    if (c < 0x80) {
-      if (!append_common_escape(out, c))
-        out += static_cast<char>(c);
-      ++i;
-    } else if (auto len = utf8_sequence_length(p + i, n - i); len > 0) {
-      out.append(str.data() + i, len);
-      i += len;
-    } else {
-      out += "\\ufffd";
-      ++i;
-    }
-  }
-  out += '"';
-}
-
 // A text token: bare if unambiguous, else quoted with " and \ escaped.
 void append_text_string(std::string& out, std::string_view str) {
   bool needs_quotes = str.empty();
@@ -194,8 +113,8 @@ void append_text_string(std::string& out, std::string_view str) {
   for (char ch : str) {
     auto c = static_cast<unsigned char>(ch);
     if (c == 0x7F)
-      append_unicode_escape(out, c);
-    else if (!append_common_escape(out, c))
+      ghostnet::detail::append_unicode_escape(out, c);
+    else if (!ghostnet::detail::append_common_escape(out, c))
       out += ch;
   }
   out += '"';
@@ -206,29 +125,6 @@ void append_number(std::string& out, T x) {
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof(buf), x);
   out.append(buf, res.ptr);
-}
-
-// Largest of s, ms, us, ns that divides the count: 250ms, 5s, 1500us.
-void append_duration(std::string& out, int64_t ns) {
-  if (ns == 0) {
-    out += "0s";
-    return;
-  }
-  struct unit {
-    int64_t factor;
-    const char* suffix;
-  };
-  constexpr unit units[] = {{1'000'000'000, "s"},
-                            {1'000'000, "ms"},
-                            {1'000, "us"},
-                            {1, "ns"}};
-  for (auto& u : units) {
-    if (ns % u.factor == 0) {
-      append_number(out, ns / u.factor);
-      out += u.suffix;
-      return;
-    }
-  }
 }
 
 void append_digits(std::string& out, unsigned value, int width) {
@@ -297,7 +193,7 @@ struct text_value {
   void operator()(double x) { append_number(out, x); }
   void operator()(std::string_view x) { append_text_string(out, x); }
   void operator()(const std::string& x) { append_text_string(out, x); }
-  void operator()(field::nanoseconds x) { append_duration(out, x.count); }
+  void operator()(field::nanoseconds x) { append_duration(out, caf::timespan{x.count}); }
   void operator()(const caf::error* x) { (*this)(*x); }
   void operator()(const caf::error& x) { append_text_string(out, describe(x)); }
 };
@@ -321,7 +217,7 @@ struct json_value {
   void operator()(const std::string& x) { append_json_string(out, x); }
   void operator()(field::nanoseconds x) {
     out += '"';
-    append_duration(out, x.count);
+    append_duration(out, caf::timespan{x.count});
     out += '"';
   }
   void operator()(const caf::error* x) { (*this)(*x); }

@@ -20,12 +20,11 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "ghostnet/actors/atoms.hpp"
 #include "ghostnet/transports/connection_handler.hpp"
 
 namespace ghostnet::pool::detail {
 
-/// (member_up_atom, uint64_t member, connection_actor): connected.
-using member_up_atom = caf::atom_constant<caf::atom("gpmemberup")>;
 
 class member_route {
 public:

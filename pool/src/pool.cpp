@@ -17,8 +17,11 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/send.hpp>
 
+#include "ghostnet/actors/atoms.hpp"
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/unexpected_message.hpp"
 #include "ghostnet/supervision/supervisor.hpp"
 #include "ghostnet/transports/tcp_connection.hpp"
 #include "member_route.hpp"
@@ -33,16 +36,6 @@ using detail::member_route;
 using time_point = caf::actor_clock::time_point;
 
 // Messages the pool sends itself; never part of its public interface.
-using waiter_timer_atom = caf::atom_constant<caf::atom("gpwaiter")>;
-using idle_timer_atom = caf::atom_constant<caf::atom("gpidle")>;
-using health_timer_atom = caf::atom_constant<caf::atom("gphealth")>;
-using probe_timer_atom = caf::atom_constant<caf::atom("gpprobe")>;
-using lifetime_atom = caf::atom_constant<caf::atom("gplifetime")>;
-using lease_timer_atom = caf::atom_constant<caf::atom("gplease")>;
-using breaker_timer_atom = caf::atom_constant<caf::atom("gpbreaker")>;
-using connect_deadline_atom = caf::atom_constant<caf::atom("gpconndl")>;
-using close_deadline_atom = caf::atom_constant<caf::atom("gpclosedl")>;
-using detail::member_up_atom;
 
 /// How long the members' supervisor may take to start one connection actor
 /// (it only spawns it: the connect itself is asynchronous).
@@ -75,11 +68,6 @@ const char* to_string(member_state x) {
     case member_state::closing: return "closing";
   }
   return "?";
-}
-
-std::string ms(caf::timespan x) {
-  using namespace std::chrono;
-  return std::to_string(duration_cast<milliseconds>(x).count()) + "ms";
 }
 
 caf::timespan not_negative(caf::timespan x) {
@@ -306,7 +294,7 @@ private:
     watch(holder);
     if (opts_.max_lease > caf::timespan{0} && !lease_timer_armed_) {
       lease_timer_armed_ = true;
-      delayed_send(this, opts_.max_lease, lease_timer_atom::value);
+      delayed_send(this, opts_.max_lease, pool_lease_timer_atom::value);
     }
     return lease{id, m.conn, eps_[m.ep].remote};
   }
@@ -350,7 +338,7 @@ private:
   caf::result<lease> acquire(caf::timespan timeout) {
     if (timeout < caf::timespan{0})
       return make_error(errc::invalid_configuration, "acquire", opts_.name, 0,
-                        "timeout: must not be negative, got " + ms(timeout));
+                        "timeout: must not be negative, got " + format_duration(timeout));
     if (state_ != pool_state::running)
       return refused("acquire");
     auto holder = caf::actor_cast<caf::actor>(current_sender());
@@ -489,7 +477,7 @@ private:
     auto err = make_error(errc::circuit_open, "acquire", opts_.name, 0,
                           "no endpoint can be reached: every circuit breaker "
                           "is open (next probe in "
-                            + ms(not_negative(next - now))
+                            + format_duration(not_negative(next - now))
                             + "); last connect error: " + last);
     unreachable_ += waiters_.size();
     fail_waiters(err);
@@ -532,13 +520,13 @@ private:
       if (m->greeting_left == 0)
         on_connected(id);
       else // its greeting deadline may have passed while it was starting
-        delayed_send(this, opts_.connect_timeout, connect_deadline_atom::value,
+        delayed_send(this, opts_.connect_timeout, pool_connect_deadline_atom::value,
                      id);
       return;
     }
     // The connection bounds each attempt itself; this only catches a
     // connection that neither comes up nor ends.
-    delayed_send(this, connect_wait_, connect_deadline_atom::value, id);
+    delayed_send(this, connect_wait_, pool_connect_deadline_atom::value, id);
   }
 
   /// Knows `m` by its actor from now on (its frames, its down_msg).
@@ -562,7 +550,7 @@ private:
     attach(*m, conn);
     m->greeting_left = opts_.greeting_frames;
     if (m->greeting_left > 0)
-      delayed_send(this, opts_.connect_timeout, connect_deadline_atom::value,
+      delayed_send(this, opts_.connect_timeout, pool_connect_deadline_atom::value,
                    id);
     if (m->state == member_state::starting)
       m->up_early = true; // the start reply is still on its way
@@ -577,8 +565,8 @@ private:
     auto why = m->greeting_left > 0
                  ? "connected, but " + std::to_string(m->greeting_left)
                      + " greeting frame(s) missing after "
-                     + ms(opts_.connect_timeout)
-                 : "neither connected nor failed within " + ms(connect_wait_);
+                     + format_duration(opts_.connect_timeout)
+                 : "neither connected nor failed within " + format_duration(connect_wait_);
     connect_failed(m->ep, make_error(errc::timeout, "connect",
                                      eps_[m->ep].remote.to_string(), 0, why));
     set_state(*m, member_state::closing);
@@ -610,7 +598,7 @@ private:
                 {log::kv("endpoint", e.remote.to_string())});
     m->last_good = clock().now();
     if (opts_.max_lifetime > caf::timespan{0})
-      delayed_send(this, opts_.max_lifetime, lifetime_atom::value, id);
+      delayed_send(this, opts_.max_lifetime, pool_lifetime_atom::value, id);
     log::debug(source_, "member_connected",
                {log::kv("member", id),
                 log::kv("endpoint", e.remote.to_string())});
@@ -630,7 +618,7 @@ private:
                  log::kv("failures", e.breaker.consecutive_failures()),
                  log::kv("cooldown", opts_.breaker.cooldown),
                  log::kv("reason", err)});
-      delayed_send(this, opts_.breaker.cooldown, breaker_timer_atom::value);
+      delayed_send(this, opts_.breaker.cooldown, pool_breaker_timer_atom::value);
       return;
     }
     log::info(source_, "connect_failed",
@@ -660,7 +648,7 @@ private:
     // never answered in CAF 0.17.6 (and would pin this actor in its mailbox).
     if (graceful && was != member_state::connecting) {
       caf::anon_send(m.conn, close_atom::value);
-      delayed_send(this, close_wait_, close_deadline_atom::value, m.id);
+      delayed_send(this, close_wait_, pool_close_deadline_atom::value, m.id);
     } else {
       caf::anon_send(m.conn, abort_atom::value);
     }
@@ -819,13 +807,13 @@ private:
     if (!m.idle_timer) {
       m.idle_timer = true;
       auto left = opts_.idle_timeout - (now - m.idle_since);
-      delayed_send(this, not_negative(left), idle_timer_atom::value, m.id);
+      delayed_send(this, not_negative(left), pool_idle_timer_atom::value, m.id);
     }
     if (opts_.health.interval > caf::timespan{0} && !m.health_timer) {
       m.health_timer = true;
       delayed_send(this,
                    not_negative(opts_.health.interval - (now - m.last_good)),
-                   health_timer_atom::value, m.id);
+                   pool_health_timer_atom::value, m.id);
     }
   }
 
@@ -849,7 +837,7 @@ private:
     m->idle_timer = true;
     auto left = opts_.idle_timeout - idle_for;
     delayed_send(this, left > caf::timespan{0} ? left : opts_.idle_timeout,
-                 idle_timer_atom::value, id);
+                 pool_idle_timer_atom::value, id);
   }
 
   void on_health_timer(uint64_t id) {
@@ -863,7 +851,7 @@ private:
     if (since < opts_.health.interval) {
       m->health_timer = true;
       delayed_send(this, opts_.health.interval - since,
-                   health_timer_atom::value, id);
+                   pool_health_timer_atom::value, id);
       return;
     }
     start_probe(*m);
@@ -894,7 +882,7 @@ private:
     }
     // One-way: a refused send (backpressure, closed) shows as no answer.
     caf::anon_send(m.conn, send_atom::value, h.request);
-    delayed_send(this, h.timeout, probe_timer_atom::value, id, gen);
+    delayed_send(this, h.timeout, pool_probe_timer_atom::value, id, gen);
   }
 
   void on_probe_frame(member& m, const std::vector<char>& frame) {
@@ -954,7 +942,7 @@ private:
   void arm_waiter_timer(time_point deadline) {
     armed_.insert(deadline);
     delayed_send(this, not_negative(deadline - clock().now()),
-                 waiter_timer_atom::value,
+                 pool_waiter_timer_atom::value,
                  static_cast<int64_t>(deadline.time_since_epoch().count()));
   }
 
@@ -1008,7 +996,7 @@ private:
       if (held < opts_.max_lease) {
         // Leases are in issue order: this is the next one due.
         lease_timer_armed_ = true;
-        delayed_send(this, opts_.max_lease - held, lease_timer_atom::value);
+        delayed_send(this, opts_.max_lease - held, pool_lease_timer_atom::value);
         return;
       }
       rec.reported = true;
@@ -1267,13 +1255,8 @@ caf::behavior pool_impl::make_behavior() {
     // reason.
     begin_close(msg.reason);
   });
-  set_default_handler([this](caf::scheduled_actor*, caf::message_view& x)
-                        -> caf::result<caf::message> {
-    log::warn(source_, "unexpected_message",
-              {log::kv("message",
-                       caf::to_string(x.copy_content_to_message()))});
-    return make_error(errc::invalid_state, "handle message", opts_.name, 0,
-                      "unexpected message");
+  set_default_handler([this](caf::scheduled_actor*, caf::message_view& x) {
+    return reject_unexpected_message(source_, opts_.name, x);
   });
   log::info(source_, "pool_started",
             {log::kv("endpoints", opts_.endpoints.size()),
@@ -1303,24 +1286,24 @@ caf::behavior pool_impl::make_behavior() {
     [](closed_atom, const tp::connection_actor&, const caf::error&) {
       // The member's down_msg carries the same news.
     },
-    [this](waiter_timer_atom, int64_t armed_for) {
+    [this](pool_waiter_timer_atom, int64_t armed_for) {
       on_waiter_timer(armed_for);
     },
-    [this](idle_timer_atom, uint64_t id) { on_idle_timer(id); },
-    [this](health_timer_atom, uint64_t id) { on_health_timer(id); },
-    [this](probe_timer_atom, uint64_t id, uint64_t gen) {
+    [this](pool_idle_timer_atom, uint64_t id) { on_idle_timer(id); },
+    [this](pool_health_timer_atom, uint64_t id) { on_health_timer(id); },
+    [this](pool_probe_timer_atom, uint64_t id, uint64_t gen) {
       probe_failed(id, gen,
                    make_error(errc::timeout, "health check", "", 0,
-                              "no answer within " + ms(opts_.health.timeout)));
+                              "no answer within " + format_duration(opts_.health.timeout)));
     },
-    [this](lifetime_atom, uint64_t id) { on_lifetime(id); },
-    [this](lease_timer_atom) { on_lease_timer(); },
-    [this](breaker_timer_atom) { pump(); },
+    [this](pool_lifetime_atom, uint64_t id) { on_lifetime(id); },
+    [this](pool_lease_timer_atom) { on_lease_timer(); },
+    [this](pool_breaker_timer_atom) { pump(); },
     [this](member_up_atom, uint64_t id, const tp::connection_actor& conn) {
       on_member_up(id, conn);
     },
-    [this](connect_deadline_atom, uint64_t id) { on_connect_deadline(id); },
-    [this](close_deadline_atom, uint64_t id) {
+    [this](pool_connect_deadline_atom, uint64_t id) { on_connect_deadline(id); },
+    [this](pool_close_deadline_atom, uint64_t id) {
       // Still here after the drain timeout and a margin: kill it.
       if (auto* m = find(id); m != nullptr && m->conn)
         send_exit(m->conn, caf::exit_reason::kill);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/format.hpp"
 
 namespace ghostnet::pool {
 
@@ -13,11 +14,6 @@ caf::error bad(const pool_options& opts, const std::string& field,
                std::string why) {
   return make_error(errc::invalid_configuration, "validate pool options",
                     opts.name, 0, field + ": " + std::move(why));
-}
-
-std::string ms(caf::timespan x) {
-  using namespace std::chrono;
-  return std::to_string(duration_cast<milliseconds>(x).count()) + "ms";
 }
 
 /// A count that must be at least `min`.
@@ -34,14 +30,14 @@ caf::error positive(const pool_options& opts, const char* field,
                     caf::timespan value) {
   if (value > caf::timespan{0})
     return caf::none;
-  return bad(opts, field, "must be > 0, got " + ms(value));
+  return bad(opts, field, "must be > 0, got " + format_duration(value));
 }
 
 caf::error not_negative(const pool_options& opts, const char* field,
                         caf::timespan value) {
   if (value >= caf::timespan{0})
     return caf::none;
-  return bad(opts, field, "must not be negative (0 = off), got " + ms(value));
+  return bad(opts, field, "must not be negative (0 = off), got " + format_duration(value));
 }
 
 caf::error check_endpoints(const pool_options& opts) {
@@ -101,8 +97,8 @@ caf::error check_durations(const pool_options& opts) {
   if (opts.connect_backoff_max < opts.connect_backoff_min)
     return bad(opts, "connect_backoff_max",
                "must not be below connect_backoff_min ("
-                 + ms(opts.connect_backoff_min) + "), got "
-                 + ms(opts.connect_backoff_max));
+                 + format_duration(opts.connect_backoff_min) + "), got "
+                 + format_duration(opts.connect_backoff_max));
   if (!(opts.connect_jitter >= 0.0 && opts.connect_jitter <= 1.0))
     return bad(opts, "connect_jitter",
                "must be in [0, 1], got " + std::to_string(opts.connect_jitter));

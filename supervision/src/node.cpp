@@ -18,6 +18,7 @@
 #include <caf/send.hpp>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/supervisor.hpp"
 
@@ -75,30 +76,6 @@ const char* signal_name(int sig) {
 bool is_orderly(const caf::error& reason) {
   return !reason || reason == caf::exit_reason::normal
          || reason == caf::exit_reason::user_shutdown;
-}
-
-void append_json_string(std::string& out, const std::string& str) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : str) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0xF];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
 }
 
 caf::timespan left_until(steady::time_point deadline) {

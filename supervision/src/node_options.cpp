@@ -27,15 +27,6 @@ caf::error config_error(std::string detail, int os_errno = 0) {
                     os_errno, std::move(detail));
 }
 
-std::string quoted(std::string_view str) {
-  std::string result;
-  result.reserve(str.size() + 2);
-  result += '"';
-  result += str;
-  result += '"';
-  return result;
-}
-
 std::string_view trim(std::string_view str) {
   auto is_space = [](char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -231,26 +222,6 @@ caf::expected<caf::timespan> parse_duration(std::string_view str) {
   if (!parse_unsigned(text.substr(0, n), max, count).empty())
     return bad("too large");
   return caf::timespan{static_cast<int64_t>(count) * match->ns};
-}
-
-std::string format_duration(caf::timespan x) {
-  auto ns = x.count();
-  if (ns == 0)
-    return "0s";
-  struct unit_info {
-    int64_t ns;
-    const char* name;
-  };
-  constexpr unit_info units[] = {{3'600'000'000'000, "h"},
-                                 {60'000'000'000, "min"},
-                                 {1'000'000'000, "s"},
-                                 {1'000'000, "ms"},
-                                 {1'000, "us"},
-                                 {1, "ns"}};
-  for (auto& u : units)
-    if (ns % u.ns == 0)
-      return std::to_string(ns / u.ns) + u.name;
-  return std::to_string(ns) + "ns";
 }
 
 const char* to_string(setting_type x) noexcept {

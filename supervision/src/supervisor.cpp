@@ -15,16 +15,19 @@
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
+#include "ghostnet/actors/atoms.hpp"
 #include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/unexpected_message.hpp"
 #include "ghostnet/supervision/detail/child_table.hpp"
 #include "ghostnet/supervision/detail/event_stream.hpp"
 #include "ghostnet/supervision/detail/exit_rules.hpp"
 #include "ghostnet/supervision/detail/restart_intensity.hpp"
 #include "ghostnet/supervision/detail/stop_job.hpp"
-#include "ghostnet/supervision/node_options.hpp" // format_duration
+#include "ghostnet/actors/format.hpp"
 
 namespace ghostnet::supervision {
 
@@ -35,7 +38,6 @@ using detail::time_point;
 
 // The supervisor's one timer message; carries the token of the timer armed
 // last, so that an earlier, superseded one is ignored.
-using tick_atom = caf::atom_constant<caf::atom("gstick")>;
 
 /// A reason in a few words, for an error's detail: no nested quoting.
 std::string short_reason(const caf::error& err) {
@@ -226,7 +228,7 @@ private:
     armed_ = true;
     armed_at_ = *next;
     auto delay = std::max(caf::timespan{0}, *next - now());
-    delayed_send(this, delay, tick_atom::value, ++armed_token_);
+    delayed_send(this, delay, supervisor_tick_atom::value, ++armed_token_);
   }
 
   void on_tick(uint64_t token) {
@@ -1239,12 +1241,8 @@ template <class Base>
 caf::behavior supervisor_impl<Base>::make_behavior() {
   set_exit_handler([this](caf::exit_msg& msg) { on_exit_msg(msg); });
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
-  set_default_handler([this](caf::scheduled_actor*, caf::message_view& x)
-                        -> caf::result<caf::message> {
-    log::warn(events_.source(), "unexpected_message",
-              {log::kv("message", caf::to_string(x.copy_content_to_message()))});
-    return make_error(errc::invalid_state, "handle message", spec_.name, 0,
-                      "unexpected message");
+  set_default_handler([this](caf::scheduled_actor*, caf::message_view& x) {
+    return reject_unexpected_message(events_.source(), spec_.name, x);
   });
   for (auto& sub : spec_.subscribers)
     if (events_.subscribe(sub))
@@ -1338,7 +1336,7 @@ caf::behavior supervisor_impl<Base>::make_behavior() {
       terminate_self(caf::exit_reason::user_shutdown, deadline);
       return rp;
     },
-    [this](tick_atom, uint64_t token) { on_tick(token); },
+    [this](supervisor_tick_atom, uint64_t token) { on_tick(token); },
     [this](caf::ok_atom, std::string&, caf::strong_actor_ptr& who,
            std::string&) { on_info_reply(who); },
   };
@@ -1351,11 +1349,10 @@ caf::expected<supervisor_actor> spawn_supervisor(caf::actor_system& sys,
   if (auto err = validate(spec))
     return err;
   if (spec.io_thread) {
-    if (!sys.has_middleman())
-      return make_error(errc::invalid_configuration, "spawn supervisor",
-                        spec.name, 0,
-                        "io_thread: the actor system has no middleman");
-    caf::actor_config cfg{&sys.middleman().backend()};
+    auto mm = middleman_of(sys, "spawn supervisor (io_thread)", spec.name);
+    if (!mm)
+      return std::move(mm.error());
+    caf::actor_config cfg{&(*mm)->backend()};
     auto handle
       = sys.spawn_class<supervisor_impl<caf::io::broker>, caf::no_spawn_options>(
         cfg, std::move(spec));

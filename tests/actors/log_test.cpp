@@ -283,7 +283,7 @@ BOOST_AUTO_TEST_CASE(numbers_booleans_and_durations_are_rendered_plainly) {
                          {"fractional", std::chrono::duration<double>{0.25}}});
   BOOST_CHECK_EQUAL(line.substr(fields_pos),
                     "neg=-42 big=18446744073709551615 small=7 ratio=0.5 ok=true "
-                    "no=false ch=x ms=250ms s=5s min=120s us=1500us ns=3ns "
+                    "no=false ch=x ms=250ms s=5s min=2min us=1500us ns=3ns "
                     "zero=0s fractional=250ms");
 }
 

@@ -10,7 +10,9 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
 
+#include "ghostnet/actors/atoms.hpp"
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
@@ -25,7 +27,6 @@ namespace ghostnet::transports {
 namespace {
 
 using caf::io::network::operation;
-using stop_atom = caf::atom_constant<caf::atom("gnstop")>;
 
 enum class timer_kind : uint8_t {
   idle,
@@ -544,7 +545,7 @@ private:
     // finish() often runs in a readiness callback, outside the actor's own
     // message handling, where quit() would only take effect on the next
     // message: send that message ourselves.
-    caf::anon_send(caf::actor_cast<caf::actor>(this), stop_atom::value,
+    caf::anon_send(caf::actor_cast<caf::actor>(this), connection_stop_atom::value,
                    std::move(reason));
   }
 
@@ -871,14 +872,8 @@ caf::behavior connection_broker::make_behavior() {
       connect_promises_.push_back(rp);
       return rp;
     },
-    [this](stop_atom, caf::error& reason) { quit(std::move(reason)); },
+    [this](connection_stop_atom, caf::error& reason) { quit(std::move(reason)); },
   };
-}
-
-caf::io::middleman* middleman_of(caf::actor_system& sys) {
-  if (!sys.has_middleman())
-    return nullptr;
-  return &sys.middleman();
 }
 
 } // namespace
@@ -901,11 +896,10 @@ spawn_adopted(caf::actor_system& sys, socket_handle sock,
       return make_os_error(errno, "spawn connection",
                            remote_endpoint_of(sock.get()).to_string());
   }
-  auto* mm = middleman_of(sys);
-  if (mm == nullptr)
-    return make_error(errc::invalid_configuration, "spawn connection", "", 0,
-                      "the actor system has no middleman (load it)");
-  caf::actor_config cfg{&mm->backend()};
+  auto mm = middleman_of(sys, "spawn connection", "");
+  if (!mm)
+    return std::move(mm.error());
+  caf::actor_config cfg{&(*mm)->backend()};
   auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
     cfg, std::move(sock), opts, std::move(make_handler),
     std::optional<connect_options>{}, options_inherited, std::move(peer));
@@ -939,12 +933,10 @@ caf::expected<connection_actor> connect(caf::actor_system& sys,
                                         handler_factory make_handler) {
   if (auto err = validate(opts))
     return err;
-  auto* mm = middleman_of(sys);
-  if (mm == nullptr)
-    return make_error(errc::invalid_configuration, "connect",
-                      opts.remote.to_string(), 0,
-                      "the actor system has no middleman (load it)");
-  caf::actor_config cfg{&mm->backend()};
+  auto mm = middleman_of(sys, "connect", opts.remote.to_string());
+  if (!mm)
+    return std::move(mm.error());
+  caf::actor_config cfg{&(*mm)->backend()};
   auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
     cfg, socket_handle{}, opts.connection, std::move(make_handler),
     std::optional<connect_options>{opts}, false, std::nullopt);

@@ -11,7 +11,9 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
 
+#include "ghostnet/actors/atoms.hpp"
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/connection_registry.hpp"
@@ -23,11 +25,9 @@ namespace ghostnet::transports {
 namespace {
 
 using caf::io::network::operation;
-using detail::conn_ended_atom;
 using detail::connection_registry;
 using detail::registry_ptr;
 using detail::supervisor_hook;
-using resume_atom_t = caf::atom_constant<caf::atom("gnresume")>;
 
 bool is_resource_error(int e) {
   return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
@@ -98,7 +98,7 @@ public:
         stop_accepting();
         return caf::ok_atom::value;
       },
-      [this](resume_atom_t) {
+      [this](listener_resume_atom) {
         resume_pending_ = false;
         update_accepting();
       },
@@ -187,7 +187,7 @@ private:
                log::kv("backoff", backoff_)});
     resume_pending_ = true;
     update_accepting();
-    delayed_send(this, backoff_, resume_atom_t::value);
+    delayed_send(this, backoff_, listener_resume_atom::value);
     backoff_ = std::min(backoff_ * 2, opts_.accept_backoff_max);
   }
 
@@ -270,11 +270,10 @@ spawn_tcp_listener(caf::actor_system& sys, socket_handle listening,
                       opts.bind.to_string(), 0,
                       "needs a listening socket, a handler factory and a "
                       "connections supervisor");
-  if (!sys.has_middleman())
-    return make_error(errc::invalid_configuration, "spawn listener",
-                      opts.bind.to_string(), 0,
-                      "the actor system has no middleman (load it)");
-  caf::actor_config cfg{&sys.middleman().backend()};
+  auto mm = middleman_of(sys, "spawn listener", opts.bind.to_string());
+  if (!mm)
+    return std::move(mm.error());
+  caf::actor_config cfg{&(*mm)->backend()};
   auto hdl = sys.spawn_class<listener_broker, caf::no_spawn_options>(
     cfg, std::move(listening), opts, std::move(make_handler),
     std::move(connections));

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/tls_session.hpp"
 
@@ -60,10 +61,6 @@ caf::error config_error(const std::string& field, std::string why,
   ERR_clear_error(); // whatever OpenSSL queued is in `why` or irrelevant
   return make_error(errc::invalid_configuration, "create tls context", "",
                     os_errno, field + ": " + std::move(why));
-}
-
-std::string quoted(const std::string& path) {
-  return "\"" + path + "\"";
 }
 
 // -- loading files ------------------------------------------------------------

@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/format.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "ghostnet/transports/tls_options.hpp"
 
@@ -36,10 +37,6 @@ constexpr const char* key_name = "self-signed.key";
 constexpr int max_eintr_retries = 100;
 
 // -- errors -------------------------------------------------------------------
-
-std::string quoted(const std::string& str) {
-  return "\"" + str + "\"";
-}
 
 caf::error bad_option(const std::string& field, std::string why) {
   return make_error(errc::invalid_configuration, operation, "", 0,

@@ -1,3 +1,4 @@
+#include "ghostnet/transports/detail/socket_ops.hpp"
 #include "ghostnet/transports/udp_endpoint.hpp"
 
 #include <algorithm>
@@ -21,7 +22,9 @@
 #include <caf/send.hpp>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/unexpected_message.hpp"
 #include "ghostnet/supervision/child_spec.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
@@ -140,14 +143,6 @@ bool kernel_drops(int fd, uint32_t& out) {
   return true;
 }
 
-int pending_socket_error(int fd) {
-  int value = 0;
-  socklen_t len = sizeof(value);
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) != 0)
-    return errno;
-  return value;
-}
-
 /// The sender of a datagram; IPv4 peers of a dual-stack IPv6 socket
 /// (::ffff:a.b.c.d) are reported as plain IPv4.
 endpoint sender_of(const sockaddr_storage& storage, socklen_t length) {
@@ -215,13 +210,9 @@ public:
       if (em.reason)
         begin_close(std::move(em.reason));
     });
-    set_default_handler(
-      [this](caf::scheduled_actor*,
-             caf::message_view& x) -> caf::result<caf::message> {
-        log::warn(source_, "unexpected_message",
-                  {{"message", x.content().stringify()}});
-        return caf::sec::unexpected_message;
-      });
+    set_default_handler([this](caf::scheduled_actor*, caf::message_view& x) {
+      return reject_unexpected_message(source_, local_.to_string(), x);
+    });
     monitor(handler_);
     adopt_socket();
     return {
@@ -362,7 +353,7 @@ private:
       } else if (op == operation::propagate_error) {
         // An unconnected UDP socket gets no ICMP errors (no IP_RECVERR), so
         // this is unexpected; the multiplexer has dropped the socket by now.
-        auto err = pending_socket_error(fd_);
+        auto err = detail::pending_socket_error(fd_);
         ++receive_errors_;
         log::error(source_, "socket_error", {{"errno", err}});
         begin_close(make_os_error(err != 0 ? err : EIO, "receive",
@@ -561,11 +552,10 @@ spawn_udp_endpoint(caf::actor_system& sys, const udp_options& opts,
   if (!handler)
     return make_error(errc::invalid_configuration, "spawn udp endpoint", where,
                       0, "handler: must not be null");
-  if (!sys.has_middleman())
-    return make_error(errc::invalid_configuration, "spawn udp endpoint", where,
-                      0, "the actor system has no middleman: call "
-                         "cfg.load<caf::io::middleman>()");
-  auto& backend = sys.middleman().backend();
+  auto mm = middleman_of(sys, "spawn udp endpoint", where);
+  if (!mm)
+    return std::move(mm.error());
+  auto& backend = (*mm)->backend();
   if (dynamic_cast<default_multiplexer*>(&backend) == nullptr)
     return make_error(errc::invalid_configuration, "spawn udp endpoint", where,
                       0, "middleman.network-backend must be the default "

@@ -1,7 +1,8 @@
 #pragma once
 
-// Every atom ghostnet's typed interfaces use, in one place (CAF 0.17 atoms are
-// at most 10 characters).
+// Every atom ghostnet uses, in one place (CAF 0.17 atoms are at most 10
+// characters, and two atoms with the same text are the same type): those of
+// the typed interfaces, then the ones actors send themselves.
 
 #include <caf/atom.hpp>
 
@@ -23,6 +24,8 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using await_start_atom = caf::atom_constant<caf::atom("awaitstart")>;
 
 // -- transports ---------------------------------------------------------------
+/// (opened_atom, connection_actor, connection_info) to a handler actor.
+using opened_atom = caf::atom_constant<caf::atom("opened")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using close_atom = caf::atom_constant<caf::atom("close")>;
 using abort_atom = caf::atom_constant<caf::atom("abort")>;
@@ -42,5 +45,26 @@ using datagram_atom = caf::atom_constant<caf::atom("datagram")>;
 // -- pools --------------------------------------------------------------------
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
+
+// -- internal: self-messages and timers ---------------------------------------
+/// The supervisor's one timer (restart delays, start and stop deadlines).
+using supervisor_tick_atom = caf::atom_constant<caf::atom("gstick")>;
+/// A connection stops itself from outside a handler (quit() would wait).
+using connection_stop_atom = caf::atom_constant<caf::atom("gnstop")>;
+/// A listener resumes accepting after an EMFILE back-off.
+using listener_resume_atom = caf::atom_constant<caf::atom("gnresume")>;
+/// To the listener: a connection ended while it waits for one to end.
+using conn_ended_atom = caf::atom_constant<caf::atom("gnconnend")>;
+/// (member_up_atom, uint64_t member, connection_actor): a pool member is up.
+using member_up_atom = caf::atom_constant<caf::atom("gpmemberup")>;
+using pool_waiter_timer_atom = caf::atom_constant<caf::atom("gpwaiter")>;
+using pool_idle_timer_atom = caf::atom_constant<caf::atom("gpidle")>;
+using pool_health_timer_atom = caf::atom_constant<caf::atom("gphealth")>;
+using pool_probe_timer_atom = caf::atom_constant<caf::atom("gpprobe")>;
+using pool_lifetime_atom = caf::atom_constant<caf::atom("gplifetime")>;
+using pool_lease_timer_atom = caf::atom_constant<caf::atom("gplease")>;
+using pool_breaker_timer_atom = caf::atom_constant<caf::atom("gpbreaker")>;
+using pool_connect_deadline_atom = caf::atom_constant<caf::atom("gpconndl")>;
+using pool_close_deadline_atom = caf::atom_constant<caf::atom("gpclosedl")>;
 
 } // namespace ghostnet

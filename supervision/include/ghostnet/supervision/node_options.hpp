@@ -26,6 +26,7 @@
 #include <caf/expected.hpp>
 #include <caf/timespan.hpp>
 
+#include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
 
 namespace ghostnet {
@@ -94,9 +95,8 @@ enum class setting_type : uint8_t { string, boolean, uint16, uint64, duration };
 /// errc::invalid_configuration.
 [[nodiscard]] caf::expected<caf::timespan> parse_duration(std::string_view str);
 
-/// Renders a duration in the largest unit that divides it exactly: `250ms`,
-/// `10s`, `2min`. parse_duration(format_duration(x)) == x.
-[[nodiscard]] std::string format_duration(caf::timespan x);
+// format_duration (ghostnet/actors/format.hpp) is its inverse:
+// parse_duration(format_duration(x)) == x.
 
 /// Knows every key (the node's own and those services declare) and merges
 /// the sources into node_options. Not thread-safe; build it once in main.

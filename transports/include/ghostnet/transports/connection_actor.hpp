@@ -81,6 +81,6 @@ using connection_actor = caf::typed_actor<
 ///   (opened_atom, connection_actor, connection_info)
 ///   (received_atom, connection_actor, std::vector<char> frame)
 ///   (closed_atom, connection_actor, caf::error reason) — none = clean close
-using opened_atom = caf::atom_constant<caf::atom("opened")>;
+using ghostnet::opened_atom; // defined in ghostnet/actors/atoms.hpp
 
 } // namespace ghostnet::transports

@@ -19,10 +19,10 @@
 #include <caf/atom.hpp>
 #include <caf/attachable.hpp>
 
+#include "ghostnet/actors/atoms.hpp"
+
 namespace ghostnet::transports::detail {
 
-/// Sent to the listener when a connection ends while it waits for one.
-using conn_ended_atom = caf::atom_constant<caf::atom("gnconnend")>;
 
 class connection_registry {
 public:
