@@ -5,6 +5,10 @@
 #include <cstdio>
 #include <sys/wait.h>
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
 using namespace ghostnet;
 using namespace ghostnet::test;
 
@@ -190,6 +194,63 @@ BOOST_AUTO_TEST_CASE(connecting_to_a_closed_port_is_connection_refused) {
                BOOST_TEST(context_of(err).endpoint == opts.remote.to_string());
                BOOST_TEST(context_of(err).operation == "connect");
              });
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_host_name_is_looked_up_and_connected) {
+  // The machine's own name, if it resolves to loopback (a test must not
+  // reach past 127.0.0.1); "localhost" never reaches the lookup.
+  char name[256] = {0};
+  BOOST_REQUIRE(::gethostname(name, sizeof(name) - 1) == 0);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_INET;
+  addrinfo* res = nullptr;
+  bool loopback = ::getaddrinfo(name, nullptr, &hints, &res) == 0
+                  && reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr.s_addr
+                       == htonl(INADDR_LOOPBACK);
+  if (res)
+    ::freeaddrinfo(res);
+  if (!loopback) {
+    BOOST_TEST_MESSAGE("host name " << name << " is not 127.0.0.1 here");
+    return;
+  }
+  auto svc = start_service(echo_service());
+  tp::connect_options opts;
+  opts.remote = tp::endpoint{name, svc.bound.port};
+  auto conn = tp::connect(sys, opts, tp::echo_handler());
+  BOOST_REQUIRE(conn);
+  self->request(*conn, patience, connect_atom::value)
+    .receive([&](tp::connection_info& info) {
+               BOOST_TEST(info.remote.to_string() == svc.bound.to_string());
+             },
+             [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  self->request(*conn, patience, close_atom::value)
+    .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_host_is_a_typed_error_and_a_malformed_one_is_refused) {
+  tp::connect_options opts;
+  opts.remote = tp::endpoint{"no-such-host.invalid", 80}; // RFC 2606: never exists
+  opts.timeout = 10s;
+  auto conn = tp::connect(sys, opts, tp::echo_handler());
+  BOOST_REQUIRE(conn);
+  self->request(*conn, patience, connect_atom::value)
+    .receive([](tp::connection_info&) { BOOST_FAIL("connected to nowhere"); },
+             [&](caf::error& err) {
+               BOOST_TEST(is(err, errc::invalid_address), describe(err));
+               BOOST_TEST(context_of(err).operation == "resolve");
+               BOOST_TEST(context_of(err).endpoint == "no-such-host.invalid:80");
+               BOOST_TEST(context_of(err).detail == "unknown host");
+             });
+  for (auto bad : {"bad host", "-lead.example", "a..b", "x_y.example", ""}) {
+    opts.remote.host = bad;
+    auto refused = tp::connect(sys, opts, tp::echo_handler());
+    BOOST_REQUIRE_MESSAGE(!refused, "accepted host '" << bad << "'");
+    BOOST_TEST(is(refused.error(), errc::invalid_address), describe(refused.error()));
+  }
   BOOST_TEST(fds_restored());
 }
 
@@ -383,6 +444,36 @@ BOOST_AUTO_TEST_CASE(netcat_talks_to_the_echo_service) {
   }
   BOOST_TEST(out == "hello netcat\n");
   stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(the_connect_reply_names_the_real_local_endpoint) {
+  auto svc = start_service(echo_service());
+  tp::connect_options opts;
+  opts.remote = svc.bound;
+  auto conn = tp::connect(sys, opts, tp::echo_handler());
+  BOOST_REQUIRE(conn);
+  tp::connection_info replied;
+  self->request(*conn, patience, connect_atom::value)
+    .receive([&](tp::connection_info& info) { replied = info; },
+             [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_TEST(replied.local.host == "127.0.0.1");
+  BOOST_TEST(replied.local.port != 0); // was 127.0.0.1:0
+  BOOST_TEST(replied.remote.port == svc.bound.port);
+  self->request(*conn, patience, info_atom::value)
+    .receive([&](tp::connection_info& info) {
+               BOOST_TEST(info.local.to_string() == replied.local.to_string());
+             },
+             [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  // A second connect request, after the connect, answers the same.
+  self->request(*conn, patience, connect_atom::value)
+    .receive([&](tp::connection_info& info) {
+               BOOST_TEST(info.local.to_string() == replied.local.to_string());
+             },
+             [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  self->request(*conn, patience, close_atom::value)
+    .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
 }
 
 BOOST_AUTO_TEST_CASE(an_outbound_connection_talks_to_netcat_as_server) {

@@ -16,6 +16,7 @@
 #include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
+#include "ghostnet/transports/detail/resolver.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/detail/socket_ops.hpp"
 #include "ghostnet/transports/detail/timer_queue.hpp"
@@ -607,6 +608,8 @@ private:
     }
     last_activity_ = last_read_ = last_write_ = clock().now();
     arm_configured_timeouts(); // also cancels the handshake timer
+    if (!connect_promises_.empty())
+      fill_endpoints(); // the reply names the port the kernel picked
     for (auto& rp : connect_promises_)
       rp.deliver(info_);
     connect_promises_.clear();
@@ -616,28 +619,68 @@ private:
     flush();
   }
 
+  /// One attempt: a lookup if the host is a name, then each address in
+  /// turn until one connects, all within one connect timeout.
   void start_connect_attempt() {
     ++attempts_;
+    arm(timer_kind::connect, connect_->timeout);
+    candidates_.clear();
+    next_candidate_ = 0;
+    if (detail::needs_lookup(connect_->remote)) {
+      resolving_ = true;
+      detail::resolve_async(this->address(), ++resolve_token_, connect_->remote);
+      return;
+    }
+    candidates_.push_back(connect_->remote);
+    connect_next_candidate();
+  }
+
+  void on_resolved(uint64_t token, caf::expected<std::vector<endpoint>> eps) {
+    if (!resolving_ || token != resolve_token_)
+      return; // an attempt that timed out or was given up
+    resolving_ = false;
+    if (!eps) {
+      connect_failed(std::move(eps.error()));
+      return;
+    }
+    candidates_ = std::move(*eps);
+    connect_next_candidate();
+  }
+
+  void connect_next_candidate() {
+    auto ep = candidates_[next_candidate_++];
+    info_.remote = ep; // the address, not the name it was looked up by
+    where_ = ep.to_string();
     bool in_progress = false;
-    auto sock = detail::start_tcp_connect(connect_->remote, in_progress);
+    auto sock = detail::start_tcp_connect(ep, in_progress);
     if (!sock) {
-      connect_failed(std::move(sock.error()));
+      candidate_failed(std::move(sock.error()));
       return;
     }
     adopt(std::move(*sock));
     if (!in_progress) {
+      cancel(timer_kind::connect);
       start_connected();
       return;
     }
     watcher_->want_write(true);
-    arm(timer_kind::connect, connect_->timeout);
+  }
+
+  /// The next address, if the name had more; else the attempt failed.
+  void candidate_failed(caf::error err) {
+    if (next_candidate_ < candidates_.size()) {
+      close_socket();
+      connect_next_candidate();
+      return;
+    }
+    connect_failed(std::move(err));
   }
 
   void on_connect_result() {
     auto err = detail::pending_socket_error(fd());
     watcher_->want_write(false);
     if (err != 0) {
-      connect_failed(make_os_error(err, "connect", where()));
+      candidate_failed(make_os_error(err, "connect", where()));
       return;
     }
     cancel(timer_kind::connect);
@@ -647,6 +690,7 @@ private:
   void connect_failed(caf::error err) {
     close_socket();
     cancel(timer_kind::connect);
+    resolving_ = false; // a late answer of the lookup is ignored
     auto code = code_of(err);
     bool retry = attempts_ <= connect_->retries && code && is_temporary(*code);
     if (!retry) {
@@ -731,8 +775,13 @@ private:
         break;
       case timer_kind::connect:
         if (!transport_up_)
-          connect_failed(make_error(errc::timeout, "connect", where(), 0,
-                                    "no answer within the connect timeout"));
+          connect_failed(make_error(errc::timeout, "connect",
+                                    connect_->remote.to_string(), 0,
+                                    resolving_ ? "the host name lookup took "
+                                                 "longer than the connect "
+                                                 "timeout"
+                                               : "no answer within the "
+                                                 "connect timeout"));
         break;
       case timer_kind::retry:
         start_connect_attempt();
@@ -774,6 +823,10 @@ private:
   connection_options opts_;
   handler_factory make_handler_;
   std::optional<connect_options> connect_;
+  std::vector<endpoint> candidates_; ///< the remote's addresses, this attempt
+  size_t next_candidate_ = 0;
+  uint64_t resolve_token_ = 0;
+  bool resolving_ = false;
   std::unique_ptr<framer> framer_;
   std::unique_ptr<connection_handler> handler_;
   std::unique_ptr<tls_session> tls_; ///< null without TLS
@@ -866,13 +919,21 @@ caf::behavior connection_broker::make_behavior() {
     [this](connect_atom) -> caf::result<connection_info> {
       if (done_ && final_reason_)
         return final_reason_; // failed before this request came
-      if (info_.state != connection_state::connecting)
+      if (info_.state != connection_state::connecting) {
+        fill_endpoints();
         return info_;
+      }
       auto rp = make_response_promise();
       connect_promises_.push_back(rp);
       return rp;
     },
     [this](connection_stop_atom, caf::error& reason) { quit(std::move(reason)); },
+    [this](resolved_atom, uint64_t token, std::vector<endpoint>& eps) {
+      on_resolved(token, std::move(eps));
+    },
+    [this](resolved_atom, uint64_t token, caf::error& err) {
+      on_resolved(token, std::move(err));
+    },
   };
 }
 

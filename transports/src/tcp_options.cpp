@@ -1,3 +1,4 @@
+#include "ghostnet/transports/detail/resolver.hpp"
 #include "ghostnet/transports/tcp_options.hpp"
 
 #include "ghostnet/actors/error.hpp"
@@ -83,8 +84,10 @@ caf::error validate(const listener_options& opts) {
 }
 
 caf::error validate(const connect_options& opts) {
-  if (auto addr = to_socket_address(opts.remote); !addr)
-    return std::move(addr.error());
+  if (detail::needs_lookup(opts.remote) && !detail::is_host_name(opts.remote.host))
+    return make_error(errc::invalid_address, "connect",
+                      opts.remote.to_string(), 0,
+                      "neither a numeric IPv4/IPv6 address nor a host name");
   if (opts.remote.port == 0)
     return bad("connect options", "remote", "port must not be 0");
   if (opts.timeout <= caf::timespan{0})

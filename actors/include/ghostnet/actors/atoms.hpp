@@ -53,6 +53,8 @@ using supervisor_tick_atom = caf::atom_constant<caf::atom("gstick")>;
 using connection_stop_atom = caf::atom_constant<caf::atom("gnstop")>;
 /// A listener resumes accepting after an EMFILE back-off.
 using listener_resume_atom = caf::atom_constant<caf::atom("gnresume")>;
+/// A host name lookup's answer to the connection that asked for it.
+using resolved_atom = caf::atom_constant<caf::atom("gnresolved")>;
 /// To the listener: a connection ended while it waits for one to end.
 using conn_ended_atom = caf::atom_constant<caf::atom("gnconnend")>;
 /// (member_up_atom, uint64_t member, connection_actor): a pool member is up.
