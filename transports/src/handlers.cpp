@@ -1,5 +1,7 @@
 #include "ghostnet/transports/connection_handler.hpp"
 
+#include <deque>
+
 #include <caf/send.hpp>
 
 namespace ghostnet::transports {
@@ -19,25 +21,64 @@ public:
 
 class forward_to_actor final : public connection_handler {
 public:
-  explicit forward_to_actor(caf::actor app) : app_(std::move(app)) {}
+  forward_to_actor(caf::actor app, actor_flow flow)
+    : app_(std::move(app)), window_(flow.window), credit_(flow.window) {
+    // nop
+  }
 
   void on_open(connection_context& ctx) override {
     self_ = ctx.self();
     caf::anon_send(app_, opened_atom::value, self_, ctx.info());
   }
 
-  void on_frame(connection_context&, byte_view frame) override {
-    caf::anon_send(app_, received_atom::value, self_,
-                   std::vector<char>(frame.begin(), frame.end()));
+  void on_frame(connection_context& ctx, byte_view frame) override {
+    std::vector<char> copy(frame.begin(), frame.end());
+    if (window_ == 0) {
+      forward(std::move(copy));
+      return;
+    }
+    if (credit_ == 0) {
+      waiting_.push_back(std::move(copy));
+      return;
+    }
+    --credit_;
+    forward(std::move(copy));
+    if (credit_ == 0)
+      ctx.pause_reading();
+  }
+
+  void on_demand(connection_context& ctx, uint32_t n) override {
+    if (window_ == 0)
+      return;
+    credit_ += n;
+    while (credit_ > 0 && !waiting_.empty()) {
+      --credit_;
+      forward(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    if (credit_ > 0)
+      ctx.resume_reading();
   }
 
   void on_close(const caf::error& reason) override {
+    // Frames still waiting for demand are the handler's too: they go first.
+    while (!waiting_.empty()) {
+      forward(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
     caf::anon_send(app_, closed_atom::value, self_, reason);
   }
 
 private:
+  void forward(std::vector<char> frame) {
+    caf::anon_send(app_, received_atom::value, self_, std::move(frame));
+  }
+
   caf::actor app_;
   connection_actor self_;
+  uint32_t window_;
+  uint32_t credit_;
+  std::deque<std::vector<char>> waiting_;
 };
 
 } // namespace
@@ -46,8 +87,8 @@ handler_factory echo_handler() {
   return [] { return std::make_unique<echo>(); };
 }
 
-handler_factory actor_handler(caf::actor app) {
-  return [app] { return std::make_unique<forward_to_actor>(app); };
+handler_factory actor_handler(caf::actor app, actor_flow flow) {
+  return [app, flow] { return std::make_unique<forward_to_actor>(app, flow); };
 }
 
 } // namespace ghostnet::transports

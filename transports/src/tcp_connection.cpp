@@ -165,6 +165,20 @@ private:
     return info_;
   }
 
+  void pause_reading() override {
+    handler_paused_ = true;
+    if (watcher_)
+      watcher_->want_read(false);
+  }
+
+  void resume_reading() override {
+    if (!handler_paused_)
+      return;
+    handler_paused_ = false;
+    if (watcher_ && transport_up_ && !paused_ && !done_)
+      watcher_->want_read(true);
+  }
+
   connection_actor self() const override {
     return caf::actor_cast<connection_actor>(
       caf::actor_cast<caf::actor>(const_cast<connection_broker*>(this)));
@@ -443,7 +457,8 @@ private:
     }
     if (paused_ && queued_bytes() <= opts_.low_water_mark) {
       paused_ = false;
-      watcher_->want_read(true);
+      if (!handler_paused_)
+        watcher_->want_read(true);
     }
     if (notify_writable_ && queued_bytes() < opts_.high_water_mark
         && handler_) {
@@ -517,7 +532,7 @@ private:
       return;
     }
     // Keep reading (and discarding into the handler) until the peer's FIN.
-    if (!paused_)
+    if (!paused_ && !handler_paused_)
       watcher_->want_read(true);
   }
 
@@ -563,7 +578,7 @@ private:
         finish(std::move(err));
         return;
       }
-    watcher_->want_read(true);
+    watcher_->want_read(!handler_paused_);
     if (opts_.tls.context) {
       start_tls();
       return;
@@ -840,7 +855,8 @@ private:
   size_t read_size_ = 0;
   bool in_callback_ = false;
   bool notify_writable_ = false;
-  bool paused_ = false;
+  bool paused_ = false;         ///< by backpressure (the send queue)
+  bool handler_paused_ = false; ///< by the handler (pause_reading)
   bool peer_closed_ = false;
   bool shut_down_ = false;
   bool done_ = false;
@@ -928,6 +944,16 @@ caf::behavior connection_broker::make_behavior() {
       return rp;
     },
     [this](connection_stop_atom, caf::error& reason) { quit(std::move(reason)); },
+    [this](demand_atom, uint32_t n) {
+      guarded([&] {
+        if (!handler_)
+          return;
+        in_callback_ = true;
+        handler_->on_demand(*this, n);
+        in_callback_ = false;
+        flush();
+      });
+    },
     [this](resolved_atom, uint64_t token, std::vector<endpoint>& eps) {
       on_resolved(token, std::move(eps));
     },

@@ -41,6 +41,8 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using send_to_atom = caf::atom_constant<caf::atom("sendto")>;
 using datagram_atom = caf::atom_constant<caf::atom("datagram")>;
+/// (demand_atom, uint32_t n) to a connection: its handler actor takes n more.
+using demand_atom = caf::atom_constant<caf::atom("demand")>;
 
 // -- pools --------------------------------------------------------------------
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;

@@ -69,13 +69,15 @@ typename Inspector::result_type inspect(Inspector& f, connection_info& x) {
 /// - timeouts: replaces the connection's timeouts.
 /// - connect: answered once the connection is established (at once if it
 ///   is), or with the error that ended it (connect failure, timeout).
+/// - demand: grants its handler `n` more frames (actor_flow's window).
 using connection_actor = caf::typed_actor<
   caf::replies_to<connect_atom>::with<connection_info>,
   caf::replies_to<send_atom, std::vector<char>>::with<caf::ok_atom>,
   caf::replies_to<close_atom>::with<caf::ok_atom>,
   caf::reacts_to<abort_atom>,
   caf::replies_to<info_atom>::with<connection_info>,
-  caf::replies_to<timeouts_atom, connection_timeouts>::with<caf::ok_atom>>;
+  caf::replies_to<timeouts_atom, connection_timeouts>::with<caf::ok_atom>,
+  caf::reacts_to<demand_atom, uint32_t>>;
 
 /// Messages a handler actor receives from its connection (actor mode):
 ///   (opened_atom, connection_actor, connection_info)

@@ -34,6 +34,12 @@ public:
 
   /// The connection actor itself (to hand to other actors).
   [[nodiscard]] virtual connection_actor self() const = 0;
+
+  /// Stops reading from the socket until resume_reading (the handler cannot
+  /// take more now); independent of the send-buffer backpressure, which
+  /// pauses reading on its own. Frames of a read in progress still arrive.
+  virtual void pause_reading() = 0;
+  virtual void resume_reading() = 0;
 };
 
 class connection_handler {
@@ -51,6 +57,10 @@ public:
 
   /// The connection is gone: `reason` is none after a clean close.
   virtual void on_close(const caf::error& reason) {}
+
+  /// Someone sent the connection actor (demand_atom, n): `n` more frames
+  /// may be handed on (see actor_handler's window).
+  virtual void on_demand(connection_context&, uint32_t /*n*/) {}
 };
 
 /// Makes one handler per connection.
@@ -59,8 +69,20 @@ using handler_factory = std::function<std::unique_ptr<connection_handler>()>;
 /// A handler that echoes every frame (the echo service).
 [[nodiscard]] handler_factory echo_handler();
 
+/// Flow control of actor mode, as gen_tcp's `{active, N}`: at most `window`
+/// `received` messages are outstanding at the handler actor; each
+/// `(demand_atom, n)` it sends to the connection grants `n` more. While none
+/// is granted the connection stops reading, so a slow handler actor slows
+/// its peer down (TCP's window fills) instead of growing its mailbox. The
+/// frames of the read that used up the window wait in the connection (one
+/// read's worth at most). 0: no limit (every frame is sent at once).
+struct actor_flow {
+  uint32_t window = 0;
+};
+
 /// Actor mode: forwards opened/received/closed messages (see
 /// connection_actor.hpp) to `app`, one actor for all connections.
-[[nodiscard]] handler_factory actor_handler(caf::actor app);
+[[nodiscard]] handler_factory actor_handler(caf::actor app,
+                                            actor_flow flow = {});
 
 } // namespace ghostnet::transports
