@@ -88,6 +88,13 @@ caf::error make_error(errc code, std::string operation, std::string endpoint,
                                       int32_t{os_errno}, std::move(detail))};
 }
 
+caf::error config_error(std::string operation, std::string endpoint,
+                        const std::string& field, std::string why,
+                        int os_errno) {
+  return make_error(errc::invalid_configuration, std::move(operation),
+                    std::move(endpoint), os_errno, field + ": " + std::move(why));
+}
+
 caf::error make_os_error(int os_errno, std::string operation,
                          std::string endpoint) {
   return make_error(errc_from_errno(os_errno), std::move(operation),

@@ -12,8 +12,8 @@ namespace {
 
 caf::error bad(const pool_options& opts, const std::string& field,
                std::string why) {
-  return make_error(errc::invalid_configuration, "validate pool options",
-                    opts.name, 0, field + ": " + std::move(why));
+  return config_error("validate pool options", opts.name, field,
+                      std::move(why));
 }
 
 /// A count that must be at least `min`.

@@ -11,9 +11,8 @@ namespace {
 
 caf::error bad(const char* component, const std::string& field,
                std::string why) {
-  return make_error(errc::invalid_configuration,
-                    std::string{"validate "} + component, "", 0,
-                    field + ": " + std::move(why));
+  return config_error(std::string{"validate "} + component, "", field,
+                      std::move(why));
 }
 
 bool negative(caf::timespan x) {

@@ -56,11 +56,11 @@ using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, openssl_deleter>;
 
 // -- errors -------------------------------------------------------------------
 
-caf::error config_error(const std::string& field, std::string why,
-                        int os_errno = 0) {
+caf::error context_error(const std::string& field, std::string why,
+                         int os_errno = 0) {
   ERR_clear_error(); // whatever OpenSSL queued is in `why` or irrelevant
-  return make_error(errc::invalid_configuration, "create tls context", "",
-                    os_errno, field + ": " + std::move(why));
+  return config_error("create tls context", "", field, std::move(why),
+                      os_errno);
 }
 
 // -- loading files ------------------------------------------------------------
@@ -73,19 +73,19 @@ caf::expected<bio_ptr> open_file(const std::string& field,
   if (::stat(path.c_str(), &st) != 0) {
     auto err = errno;
     if (err == ENOENT)
-      return config_error(field, "file " + quoted(path) + " does not exist",
+      return context_error(field, "file " + quoted(path) + " does not exist",
                           err);
-    return config_error(field, "cannot access " + quoted(path) + ": "
+    return context_error(field, "cannot access " + quoted(path) + ": "
                                  + std::strerror(err),
                         err);
   }
   if (!S_ISREG(st.st_mode))
-    return config_error(field, quoted(path) + " is not a regular file");
+    return context_error(field, quoted(path) + " is not a regular file");
   errno = 0;
   bio_ptr bio{BIO_new_file(path.c_str(), "r")};
   if (!bio) {
     auto err = errno != 0 ? errno : EIO;
-    return config_error(field, "cannot read " + quoted(path) + ": "
+    return context_error(field, "cannot read " + quoted(path) + ": "
                                  + std::strerror(err),
                         err);
   }
@@ -111,7 +111,7 @@ caf::expected<certificate_chain> load_chain(const std::string& field,
   result.leaf.reset(
     PEM_read_bio_X509_AUX(bio->get(), nullptr, no_password, nullptr));
   if (!result.leaf)
-    return config_error(field, "no PEM certificate in " + quoted(path) + " ("
+    return context_error(field, "no PEM certificate in " + quoted(path) + " ("
                                  + detail::take_openssl_errors() + ")");
   result.intermediates.reset(sk_X509_new_null());
   for (;;) {
@@ -120,7 +120,7 @@ caf::expected<certificate_chain> load_chain(const std::string& field,
     if (!cert)
       break;
     if (sk_X509_push(result.intermediates.get(), cert.get()) == 0)
-      return config_error(field, "out of memory reading " + quoted(path));
+      return context_error(field, "out of memory reading " + quoted(path));
     cert.release();
   }
   // The loop ends with PEM_R_NO_START_LINE at the end of the file; anything
@@ -129,7 +129,7 @@ caf::expected<certificate_chain> load_chain(const std::string& field,
   if (code != 0
       && !(ERR_GET_LIB(code) == ERR_LIB_PEM
            && ERR_GET_REASON(code) == PEM_R_NO_START_LINE))
-    return config_error(field, "broken certificate in " + quoted(path) + " ("
+    return context_error(field, "broken certificate in " + quoted(path) + " ("
                                  + detail::take_openssl_errors() + ")");
   ERR_clear_error();
   return result;
@@ -148,7 +148,7 @@ caf::expected<pkey_ptr> load_key(const std::string& field,
                     || why.find("bad decrypt") != std::string::npos
                   ? " (encrypted keys are not supported)"
                   : "";
-    return config_error(field, "no PEM private key in " + quoted(path) + " ("
+    return context_error(field, "no PEM private key in " + quoted(path) + " ("
                                  + why + ")" + hint);
   }
   return key;
@@ -170,7 +170,7 @@ caf::expected<key_pair> load_key_pair(const std::string& prefix,
   if (!key)
     return std::move(key.error());
   if (X509_check_private_key(chain->leaf.get(), key->get()) != 1)
-    return config_error(prefix + "private_key_file",
+    return context_error(prefix + "private_key_file",
                         "the key in " + quoted(key_file)
                           + " does not match the certificate in "
                           + quoted(chain_file) + " ("
@@ -303,11 +303,11 @@ struct tls_context::impl {
   caf::error set_versions() {
     auto min = detail::tls_version_number(opts.min_version);
     if (SSL_CTX_set_min_proto_version(ctx.get(), min) != 1)
-      return config_error("min_version", detail::take_openssl_errors());
+      return context_error("min_version", detail::take_openssl_errors());
     if (!opts.max_version.empty()) {
       auto max = detail::tls_version_number(opts.max_version);
       if (SSL_CTX_set_max_proto_version(ctx.get(), max) != 1)
-        return config_error("max_version", detail::take_openssl_errors());
+        return context_error("max_version", detail::take_openssl_errors());
     }
     return caf::none;
   }
@@ -315,13 +315,13 @@ struct tls_context::impl {
   caf::error set_ciphers() {
     if (!opts.cipher_list.empty()
         && SSL_CTX_set_cipher_list(ctx.get(), opts.cipher_list.c_str()) != 1)
-      return config_error("cipher_list",
+      return context_error("cipher_list",
                           "no usable cipher in " + quoted(opts.cipher_list)
                             + " (" + detail::take_openssl_errors() + ")");
     if (!opts.ciphersuites.empty()
         && SSL_CTX_set_ciphersuites(ctx.get(), opts.ciphersuites.c_str())
              != 1)
-      return config_error("ciphersuites",
+      return context_error("ciphersuites",
                           "invalid TLS 1.3 suites " + quoted(opts.ciphersuites)
                             + " (" + detail::take_openssl_errors() + ")");
     return caf::none;
@@ -339,7 +339,7 @@ struct tls_context::impl {
                                  pair->chain.intermediates.get(), 1)
           != 1
         || SSL_CTX_check_private_key(c) != 1)
-      return config_error("certificate_chain_file",
+      return context_error("certificate_chain_file",
                           "OpenSSL refused " + quoted(opts.certificate_chain_file)
                             + " with " + quoted(opts.private_key_file) + " ("
                             + detail::take_openssl_errors() + ")");
@@ -353,7 +353,7 @@ struct tls_context::impl {
       if (auto bio = open_file("ca_file", opts.ca_file); !bio)
         return std::move(bio.error());
       if (SSL_CTX_load_verify_file(c, opts.ca_file.c_str()) != 1)
-        return config_error("ca_file", "no usable CA certificate in "
+        return context_error("ca_file", "no usable CA certificate in "
                                          + quoted(opts.ca_file) + " ("
                                          + detail::take_openssl_errors()
                                          + ")");
@@ -369,22 +369,22 @@ struct tls_context::impl {
       struct stat st;
       if (::stat(opts.ca_dir.c_str(), &st) != 0) {
         auto err = errno;
-        return config_error("ca_dir", "cannot access " + quoted(opts.ca_dir)
+        return context_error("ca_dir", "cannot access " + quoted(opts.ca_dir)
                                         + ": " + std::strerror(err),
                             err);
       }
       if (!S_ISDIR(st.st_mode))
-        return config_error("ca_dir", quoted(opts.ca_dir)
+        return context_error("ca_dir", quoted(opts.ca_dir)
                                         + " is not a directory");
       if (SSL_CTX_load_verify_dir(c, opts.ca_dir.c_str()) != 1)
-        return config_error("ca_dir", "OpenSSL refused " + quoted(opts.ca_dir)
+        return context_error("ca_dir", "OpenSSL refused " + quoted(opts.ca_dir)
                                         + " (" + detail::take_openssl_errors()
                                         + ")");
     }
     if (opts.role == tls_role::client && opts.verify_peer
         && opts.ca_file.empty() && opts.ca_dir.empty()
         && SSL_CTX_set_default_verify_paths(c) != 1)
-      return config_error("ca_file", "none given and the system trust store "
+      return context_error("ca_file", "none given and the system trust store "
                                      "cannot be loaded ("
                                        + detail::take_openssl_errors() + ")");
     return caf::none;
@@ -415,7 +415,7 @@ struct tls_context::impl {
     if (SSL_CTX_set_alpn_protos(ctx.get(), alpn_wire.data(),
                                 static_cast<unsigned int>(alpn_wire.size()))
         != 0)
-      return config_error("alpn", detail::take_openssl_errors("rejected"));
+      return context_error("alpn", detail::take_openssl_errors("rejected"));
     return caf::none;
   }
 
@@ -466,7 +466,7 @@ struct tls_context::impl {
     ctx.reset(SSL_CTX_new(opts.role == tls_role::server ? TLS_server_method()
                                                         : TLS_client_method()));
     if (!ctx)
-      return config_error("role", "SSL_CTX_new failed ("
+      return context_error("role", "SSL_CTX_new failed ("
                                     + detail::take_openssl_errors() + ")");
     SSL_CTX_set_app_data(ctx.get(), this);
     uint64_t flags = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;

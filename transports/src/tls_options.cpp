@@ -14,8 +14,7 @@ namespace ghostnet::transports {
 namespace {
 
 caf::error bad(const std::string& field, std::string why) {
-  return make_error(errc::invalid_configuration, "validate tls options", "", 0,
-                    field + ": " + std::move(why));
+  return config_error("validate tls options", "", field, std::move(why));
 }
 
 bool iequals(std::string_view x, std::string_view y) {

@@ -39,8 +39,7 @@ constexpr int max_eintr_retries = 100;
 // -- errors -------------------------------------------------------------------
 
 caf::error bad_option(const std::string& field, std::string why) {
-  return make_error(errc::invalid_configuration, operation, "", 0,
-                    field + ": " + std::move(why));
+  return config_error(operation, "", field, std::move(why));
 }
 
 /// `what` is the failed step, e.g. "create directory"; `os_errno` its errno.

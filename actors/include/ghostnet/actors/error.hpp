@@ -92,6 +92,13 @@ struct error_context {
                                     std::string endpoint = {},
                                     int os_errno = 0, std::string detail = {});
 
+/// invalid_configuration: `field` of what `operation` checks is wrong, with
+/// the detail "field: why"; `endpoint` names the component, if any.
+[[nodiscard]] caf::error config_error(std::string operation,
+                                      std::string endpoint,
+                                      const std::string& field,
+                                      std::string why, int os_errno = 0);
+
 /// Creates a ghostnet error from an errno value (mapped with errc_from_errno).
 [[nodiscard]] caf::error make_os_error(int os_errno, std::string operation,
                                        std::string endpoint = {});
