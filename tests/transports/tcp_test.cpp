@@ -846,4 +846,31 @@ BOOST_AUTO_TEST_CASE(killing_the_connections_supervisor_closes_every_connection_
   BOOST_TEST(fds_restored());
 }
 
+BOOST_AUTO_TEST_CASE(a_killed_listener_rebinds_its_port_at_once) {
+  // The listener's socket leaves LISTEN in its on_exit, before the
+  // supervisor sees the exit: the restart's bind of the same port never
+  // races the multiplexer's deferred close (which under ASan lost often
+  // enough for the service to give up on address_in_use).
+  auto svc = start_service(echo_service());
+  auto service = service_of(svc.root);
+  for (int round = 0; round < 3; ++round) {
+    auto old_listener = listener_of(svc.root);
+    self->send_exit(old_listener, caf::exit_reason::kill);
+    BOOST_TEST(eventually([&] {
+      auto now = listener_of(svc.root);
+      return now && now != old_listener;
+    }));
+    client c{svc.bound};
+    BOOST_REQUIRE(c.send_all("up"));
+    BOOST_TEST(c.read_exactly(2) == "up");
+  }
+  // Three restarts of the listener, none of the service itself.
+  BOOST_TEST((service_of(svc.root) == service));
+  auto kids = children_of(service);
+  BOOST_REQUIRE_EQUAL(kids.size(), 2u);
+  BOOST_TEST(kids[1].restarts == 3u);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -111,6 +111,11 @@ private:
     drained_ = true;
     registry_->notify_on_end(false);
     if (watcher_) {
+      // The descriptor is closed only once the multiplexer has dropped it
+      // from epoll, a loop turn later. Shut it down now so the port is free
+      // the moment our exit is seen: a restarted listener binds the same
+      // port at once (Linux takes a listening socket out of LISTEN here).
+      ::shutdown(watcher_->fd(), SHUT_RDWR);
       watcher_->close();
       watcher_.reset();
     }
