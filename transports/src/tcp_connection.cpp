@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <caf/io/broker.hpp>
+#include <caf/io/typed_broker.hpp>
 #include <caf/send.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
@@ -14,14 +14,16 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/backoff.hpp"
+#include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
+#include "ghostnet/transports/detail/layer_slot.hpp"
 #include "ghostnet/transports/detail/resolver.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
 #include "ghostnet/transports/detail/socket_ops.hpp"
 #include "ghostnet/transports/detail/timer_queue.hpp"
-#include "ghostnet/transports/tls_context.hpp"
-#include "ghostnet/transports/tls_session.hpp"
+#include "ghostnet/transports/framing_layer.hpp"
+#include "ghostnet/transports/tls_layer.hpp"
 
 namespace ghostnet::transports {
 
@@ -35,8 +37,8 @@ enum class timer_kind : uint8_t {
   write,
   drain,
   connect,
-  handshake,
   retry, ///< the next connect attempt
+  layer, ///< the stack's next deadline
 };
 
 constexpr size_t timer_kinds = 7;
@@ -48,8 +50,8 @@ const char* operation_of(timer_kind k) {
     case timer_kind::write: return "write";
     case timer_kind::drain: return "drain";
     case timer_kind::connect: return "connect";
-    case timer_kind::handshake: return "tls handshake";
     case timer_kind::retry: return "connect retry";
+    case timer_kind::layer: return "layer deadline";
   }
   return "?";
 }
@@ -63,94 +65,112 @@ std::vector<char>& shared_read_buffer(size_t size) {
   return buf;
 }
 
-/// Decrypted bytes of one read, and the framed bytes of one send before
-/// encryption: per thread as well, since a TLS session keeps nothing for its
-/// caller between calls.
-std::vector<char>& shared_plaintext_in() {
-  thread_local std::vector<char> buf;
-  return buf;
-}
+/// The interface of the broker: the public one and what it sends itself.
+using connection_broker_actor = connection_actor::extend<
+  caf::reacts_to<connection_stop_atom, caf::error>,
+  caf::reacts_to<resolved_atom, uint64_t, std::vector<endpoint>>,
+  caf::reacts_to<resolved_atom, uint64_t, caf::error>>;
 
-std::vector<char>& shared_plaintext_out() {
-  thread_local std::vector<char> buf;
-  return buf;
-}
+template <class>
+struct typed_broker_of;
 
-/// The connection actor. A broker, so that it runs on the multiplexer
-/// thread together with its fd_watcher: readiness callbacks and messages are
-/// never concurrent. It does its own recv/send (no CAF scribe): reads go to
-/// the shared buffer, writes go straight to the socket while the kernel
-/// takes them and queue only when it does not.
-class connection_broker final : public caf::io::broker,
-                                private connection_context,
-                                private frame_sink,
+template <class... Sigs>
+struct typed_broker_of<caf::typed_actor<Sigs...>> {
+  using type = caf::io::typed_broker<Sigs...>;
+};
+
+using connection_broker_base = typed_broker_of<connection_broker_actor>::type;
+
+/// The connection actor: the transport at the bottom of the layer stack
+/// (layer.hpp). A broker, so that it runs on the multiplexer thread
+/// together with its fd_watcher: readiness callbacks and messages are never
+/// concurrent. It does its own recv/send (no CAF scribe): reads go to the
+/// shared buffer and up the stack, writes go straight to the socket while
+/// the kernel takes them and queue only when it does not. It knows nothing
+/// of any protocol: TLS, framing and HTTP are layers above it.
+class connection_broker final : public connection_broker_base,
+                                private lower_layer,
                                 private detail::timer_client {
 public:
   connection_broker(caf::actor_config& cfg, socket_handle sock,
                     connection_options opts, handler_factory make_handler,
                     std::optional<connect_options> connect,
                     bool options_inherited, std::optional<endpoint> peer)
-    : caf::io::broker(cfg), sock_(std::move(sock)), opts_(std::move(opts)),
-      make_handler_(std::move(make_handler)), connect_(std::move(connect)),
-      framer_(make_framer(opts_.framing)),
-      options_inherited_(options_inherited) {
+    : connection_broker_base(cfg), sock_(std::move(sock)),
+      opts_(std::move(opts)), make_handler_(std::move(make_handler)),
+      connect_(std::move(connect)), options_inherited_(options_inherited) {
     if (peer) {
       info_.remote = std::move(*peer);
       where_ = info_.remote.to_string();
     }
-    // nop
   }
 
   const char* name() const override {
     return "ghostnet.tcp_connection";
   }
 
-  caf::behavior make_behavior() override;
+  behavior_type make_behavior() override;
 
   void on_exit() override {
     ghostnet::detail::close_mailbox_on_exit(*this);
     close_socket();
     timers_.release();
-    pending_in_.clear();
     write_queue_.clear();
-    handler_.reset();
-    tls_.reset();
+    stack_.clear();
   }
 
 private:
-  // -- connection_context -----------------------------------------------------
+  // -- lower_layer: what the bottom layer calls -------------------------------
 
-  caf::error send(byte_view payload) override {
-    if (info_.state == connection_state::connecting)
-      return make_error(errc::invalid_state, "send", where(), 0,
-                        "not established yet (wait for the connect reply)");
-    if (info_.state != connection_state::connected)
-      return make_error(errc::transport_closed, "send", where());
-    if (queued_bytes() >= hard_limit()) {
-      notify_writable_ = true;
-      return make_error(errc::backpressure, "send", where(), 0,
-                        std::to_string(queued_bytes())
-                          + " bytes wait to be sent");
-    }
-    if (tls_) {
-      if (auto err = send_encrypted(payload))
-        return err;
-    } else {
-      auto before = out_buf_.size();
-      if (auto err = framer_->encode(payload, out_buf_)) {
-        out_buf_.resize(before);
-        return err;
-      }
-      info_.bytes_out += out_buf_.size() - before;
-    }
-    ++info_.frames_out;
-    if (!in_callback_)
-      flush();
-    return caf::none;
+  std::vector<char>& begin_output() override {
+    return out_buf_;
+  }
+
+  void end_output() override {
+    // Sent at the end of the turn.
+  }
+
+  bool can_send_more() const noexcept override {
+    if (queued_bytes() < hard_limit())
+      return true;
+    notify_writable_ = true;
+    return false;
+  }
+
+  void pause_reading() override {
+    stack_.pause();
+    handler_paused_ = true;
+    if (watcher_)
+      watcher_->want_read(false);
+  }
+
+  void resume_reading() override {
+    if (stack_.resume())
+      redeliver_ = true;
+    if (!handler_paused_)
+      return;
+    handler_paused_ = false;
+    if (watcher_ && transport_up_ && !paused_ && !done_
+        && !(peer_closed_ && !shut_down_))
+      watcher_->want_read(!peer_closed_);
+  }
+
+  void established() override {
+    if (established_)
+      return;
+    established_ = true;
+    info_.state = connection_state::connected;
+    last_activity_ = last_read_ = last_write_ = clock().now();
+    arm_configured_timeouts();
+    if (!connect_promises_.empty())
+      fill_endpoints(); // the reply names the port the kernel picked
+    for (auto& rp : connect_promises_)
+      rp.deliver(info_);
+    connect_promises_.clear();
   }
 
   void close() override {
-    begin_close();
+    close_pending_ = true; // at the end of the turn: see end_turn()
   }
 
   void abort(caf::error reason) override {
@@ -159,24 +179,25 @@ private:
     finish(std::move(reason));
   }
 
-  const connection_info& info() const noexcept override {
-    // Addresses are looked up on first use (see where()).
-    const_cast<connection_broker*>(this)->fill_endpoints();
+  void switch_protocol(layer_ptr next) override {
+    stack_.switch_to(std::move(next));
+  }
+
+  layer_time now() const noexcept override {
+    return now_;
+  }
+
+  connection_info& info() override {
     return info_;
   }
 
-  void pause_reading() override {
-    handler_paused_ = true;
-    if (watcher_)
-      watcher_->want_read(false);
+  const connection_info& full_info() override {
+    fill_endpoints();
+    return info_;
   }
 
-  void resume_reading() override {
-    if (!handler_paused_)
-      return;
-    handler_paused_ = false;
-    if (watcher_ && transport_up_ && !paused_ && !done_)
-      watcher_->want_read(true);
+  connection_state state() const noexcept override {
+    return info_.state;
   }
 
   connection_actor self() const override {
@@ -184,26 +205,119 @@ private:
       caf::actor_cast<caf::actor>(const_cast<connection_broker*>(this)));
   }
 
-  caf::error send_encrypted(byte_view payload) {
-    auto& plain = shared_plaintext_out();
-    plain.clear();
-    if (auto err = framer_->encode(payload, plain))
-      return err;
-    if (auto err = tls_->encrypt(byte_view{plain.data(), plain.size()},
-                                 out_buf_))
-      return err;
-    info_.bytes_out += plain.size();
-    return caf::none;
+  // -- the stack --------------------------------------------------------------
+
+  /// The layer above the transport: TLS (then the protocol above it once
+  /// the handshake is done) or the protocol itself.
+  layer_ptr make_stack() {
+    auto above = [this](std::string_view alpn) { return make_protocol(alpn); };
+    if (opts_.tls.context)
+      return make_tls_layer(opts_.tls, connect_ ? connect_->remote.host : "",
+                            std::move(above));
+    return make_protocol("");
   }
 
-  // -- frame_sink -------------------------------------------------------------
+  layer_ptr make_protocol(std::string_view alpn) {
+    if (opts_.protocol)
+      return opts_.protocol(alpn);
+    auto handler = make_handler_ ? make_handler_() : nullptr;
+    if (!handler)
+      return nullptr;
+    return make_framing_layer(opts_.framing, std::move(handler));
+  }
 
-  void on_frame(byte_view frame) override {
-    ++info_.frames_in;
-    // While draining, what the peer still sends is read (so that its FIN
-    // arrives) but not handed on: nothing could be answered any more.
-    if (handler_ && info_.state == connection_state::connected)
-      handler_->on_frame(*this, frame);
+  /// Every call into the stack runs as a turn: one clock reading, and at
+  /// its end the output of all layers leaves in one send(). Runs `fn` from
+  /// a multiplexer callback (readiness, timer) or a message, outside CAF's
+  /// exception handling for actors: a throwing layer or handler must end
+  /// this connection, not the loop.
+  template <class F>
+  void turn(F fn) {
+    if (done_)
+      return;
+    if (in_turn_) {
+      fn();
+      return;
+    }
+    in_turn_ = true;
+    now_ = layer_clock::now();
+    try {
+      fn();
+      if (!done_)
+        end_turn();
+    } catch (const std::exception& ex) {
+      in_turn_ = false;
+      finish(make_error(errc::protocol_error, "handle data", where(), 0,
+                        std::string{"handler threw: "} + ex.what()));
+    } catch (...) {
+      in_turn_ = false;
+      finish(make_error(errc::protocol_error, "handle data", where(), 0,
+                        "handler threw"));
+    }
+    in_turn_ = false;
+  }
+
+  void end_turn() {
+    // Bytes a layer left while paused go up again once it resumed (bounded:
+    // a layer that resumes and pauses forever must not spin here).
+    for (int i = 0; i < 8 && redeliver_ && !done_ && !stack_.paused(); ++i) {
+      redeliver_ = false;
+      if (auto err = stack_.redeliver(*this))
+        return fail(std::move(err));
+    }
+    if (auto err = stack_.settle(*this))
+      return fail(std::move(err));
+    if (started_)
+      if (auto err = stack_->prepare_send())
+        return fail(std::move(err));
+    flush();
+    if (done_)
+      return;
+    if (close_pending_) {
+      close_pending_ = false;
+      begin_close();
+      if (done_)
+        return;
+    }
+    update_layer_deadline();
+  }
+
+  /// A layer failed: send what it wrote (a 400, a TLS alert), then close.
+  void fail(caf::error err) {
+    if (started_ && !failing_) {
+      failing_ = true;
+      (void) stack_->prepare_send();
+    }
+    flush();
+    finish(with_endpoint(std::move(err)));
+  }
+
+  /// Layers do not know the peer's address: errors get it here.
+  caf::error with_endpoint(caf::error err) {
+    if (!code_of(err))
+      return err;
+    auto ctx = context_of(err);
+    if (!ctx.endpoint.empty())
+      return err;
+    return make_error(*code_of(err), std::move(ctx.operation), where(),
+                      ctx.os_errno, std::move(ctx.detail));
+  }
+
+  /// The operation to name in a socket error.
+  const char* current_operation() const noexcept {
+    auto* op = started_ ? stack_->operation() : nullptr;
+    return op ? op : "read";
+  }
+
+  void update_layer_deadline() {
+    auto due = started_ ? stack_->next_deadline() : std::nullopt;
+    if (due == layer_deadline_)
+      return;
+    layer_deadline_ = due;
+    if (due)
+      timers_.arm(mpx(), *this, static_cast<uint8_t>(timer_kind::layer), *due);
+    else
+      cancel(timer_kind::layer);
   }
 
   // -- socket -----------------------------------------------------------------
@@ -258,35 +372,11 @@ private:
   }
 
   size_t hard_limit() const noexcept {
-    // The frames of one read may always be answered: see docs/transports.md.
+    // The answers to one read may always be sent: see docs/transports.md.
     return opts_.high_water_mark + opts_.max_read_size;
   }
 
   void on_ready(operation op) {
-    guarded([&] { dispatch_ready(op); });
-  }
-
-  /// Runs `fn` from a multiplexer callback (readiness, timer), outside CAF's
-  /// exception handling for actors: a throwing handler must end this
-  /// connection, not the loop.
-  template <class F>
-  void guarded(F fn) {
-    if (done_)
-      return;
-    try {
-      fn();
-    } catch (const std::exception& ex) {
-      in_callback_ = false;
-      finish(make_error(errc::protocol_error, "handle data", where(), 0,
-                        std::string{"handler threw: "} + ex.what()));
-    } catch (...) {
-      in_callback_ = false;
-      finish(make_error(errc::protocol_error, "handle data", where(), 0,
-                        "handler threw"));
-    }
-  }
-
-  void dispatch_ready(operation op) {
     switch (op) {
       case operation::read:
         on_readable();
@@ -304,24 +394,27 @@ private:
   }
 
   void on_socket_error() {
+    if (done_)
+      return;
     auto err = detail::pending_socket_error(fd());
     if (!transport_up_) {
       connect_failed(make_os_error(err != 0 ? err : ECONNREFUSED, "connect",
                                    where()));
       return;
     }
-    finish(make_os_error(err != 0 ? err : ECONNRESET,
-                         handshaking() ? "tls handshake" : "read", where()));
+    finish(make_os_error(err != 0 ? err : ECONNRESET, current_operation(),
+                         where()));
   }
 
   void on_readable() {
+    if (done_)
+      return;
     auto& buf = shared_read_buffer(opts_.max_read_size);
     auto n = ::recv(fd(), buf.data(), read_size_, 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return;
-      finish(make_os_error(errno, handshaking() ? "tls handshake" : "read",
-                           where()));
+      finish(make_os_error(errno, current_operation(), where()));
       return;
     }
     if (n == 0) {
@@ -334,70 +427,14 @@ private:
     // shared, so a large read size costs nothing per idle connection.
     if (len == read_size_ && read_size_ < opts_.max_read_size)
       read_size_ = std::min(read_size_ * 2, opts_.max_read_size);
-    if (tls_) {
-      decrypt(byte_view{buf.data(), len});
-    } else {
-      info_.bytes_in += len;
-      consume(byte_view{buf.data(), len});
-    }
-    if (!done_)
-      flush();
+    turn([&] {
+      if (auto err = stack_.deliver(*this, byte_view{buf.data(), len}))
+        fail(std::move(err));
+    });
   }
 
-  /// TLS: ciphertext in, handshake progress and plaintext out.
-  void decrypt(byte_view ciphertext) {
-    auto& plain = shared_plaintext_in();
-    plain.clear();
-    if (auto err = tls_->consume(ciphertext, plain, out_buf_)) {
-      flush(); // the alert that tells the peer why
-      finish(std::move(err));
-      return;
-    }
-    if (!established_ && tls_->handshake_done()) {
-      established();
-      if (done_)
-        return;
-    }
-    if (!plain.empty()) {
-      info_.bytes_in += plain.size();
-      consume(byte_view{plain.data(), plain.size()});
-      if (done_)
-        return;
-    }
-    // close_notify: the peer sends nothing more; answer in kind.
-    if (tls_->peer_closed() && !peer_closed_) {
-      peer_closed_ = true;
-      begin_close();
-    }
-  }
-
-  void consume(byte_view data) {
-    in_callback_ = true;
-    caf::expected<size_t> used{size_t{0}};
-    if (pending_in_.empty()) {
-      used = framer_->decode(data, *this);
-      if (used && *used < data.size())
-        pending_in_.assign(data.begin() + *used, data.end());
-    } else {
-      pending_in_.insert(pending_in_.end(), data.begin(), data.end());
-      used = framer_->decode(byte_view{pending_in_.data(), pending_in_.size()},
-                             *this);
-      if (used)
-        pending_in_.erase(pending_in_.begin(),
-                          pending_in_.begin() + static_cast<ptrdiff_t>(*used));
-      if (pending_in_.empty() && pending_in_.capacity() > 4096)
-        std::vector<char>{}.swap(pending_in_); // give a burst's memory back
-    }
-    in_callback_ = false;
-    if (!used) {
-      auto ctx = context_of(used.error());
-      finish(make_error(errc::protocol_error, ctx.operation, where(), 0,
-                        ctx.detail));
-    }
-  }
-
-  /// Sends what handlers produced: straight to the socket while nothing is
-  /// queued, so the common case costs one send() and no epoll change.
+  /// Sends what the layers produced: straight to the socket while nothing
+  /// is queued, so the common case costs one send() and no epoll change.
   void flush() {
     if (out_buf_.empty() || fd() < 0)
       return;
@@ -431,6 +468,8 @@ private:
   }
 
   void on_writable() {
+    if (done_)
+      return;
     auto pending = write_queue_.size() - write_offset_;
     if (pending > 0) {
       auto n = ::send(fd(), write_queue_.data() + write_offset_, pending,
@@ -461,55 +500,70 @@ private:
         watcher_->want_read(true);
     }
     if (notify_writable_ && queued_bytes() < opts_.high_water_mark
-        && handler_) {
+        && started_) {
       notify_writable_ = false;
-      in_callback_ = true;
-      handler_->on_writable(*this);
-      in_callback_ = false;
-      flush();
+      turn([&] { stack_->on_writable(); });
     }
   }
 
   void on_peer_closed() {
-    // The peer sent FIN. Whatever we still owe it goes out, then we close.
-    if (tls_) {
-      // Without close_notify first, the stream may have been cut short
-      // (truncation): still flush what we owe, but report it.
-      if (auto err = tls_->on_eof()) {
-        if (!established_) {
-          finish(std::move(err));
-          return;
-        }
-        close_reason_ = std::move(err);
-      }
-    }
+    // The peer sent FIN: it sends nothing more.
     peer_closed_ = true;
     watcher_->want_read(false);
-    if (info_.state == connection_state::draining && queued_bytes() == 0) {
-      finish(caf::none);
-      return;
+    if (info_.state == connection_state::draining) {
+      if (queued_bytes() == 0)
+        finish(caf::none);
+      return; // finishes once what we owe is out (shutdown_write)
     }
-    begin_close();
+    turn([&] {
+      // The layers finish what they owe, then close (bounded by drain).
+      if (auto err = stack_->on_eof()) {
+        if (!established_)
+          return fail(std::move(err));
+        if (!close_reason_)
+          close_reason_ = with_endpoint(std::move(err));
+      }
+      arm_drain_bound();
+    });
   }
 
   // -- closing ----------------------------------------------------------------
 
-  /// Graceful close: stop taking sends, flush, shut down the write side,
-  /// then wait (bounded by the drain timeout) for the peer's FIN.
+  /// A graceful close from outside (a close request, the supervisor's
+  /// shutdown): the layers finish what is in flight, then close down to
+  /// here; the drain timeout bounds all of it.
+  void request_close() {
+    if (done_ || close_requested_
+        || info_.state == connection_state::draining)
+      return;
+    if (!established_) {
+      finish(make_error(errc::transport_closed, "connect", where(), 0,
+                        "closed before the connection was established"));
+      return;
+    }
+    close_requested_ = true;
+    arm_drain_bound();
+    turn([&] { stack_->request_close(); });
+  }
+
+  void arm_drain_bound() {
+    if (!drain_armed_ && opts_.timeouts.drain > caf::timespan{0}) {
+      drain_armed_ = true;
+      arm(timer_kind::drain, opts_.timeouts.drain);
+    }
+  }
+
+  /// The stack closed down to the transport: flush, shut down the write
+  /// side, then wait (bounded by the drain timeout) for the peer's FIN.
   void begin_close() {
     if (done_ || info_.state == connection_state::draining)
       return;
-    if (info_.state == connection_state::connecting) {
+    if (!established_) {
       finish(make_error(errc::transport_closed, "connect", where(), 0,
                         "closed before the connection was established"));
       return;
     }
     info_.state = connection_state::draining;
-    if (tls_)
-      if (auto err = tls_->close(out_buf_)) { // close_notify
-        finish(std::move(err));
-        return;
-      }
     flush();
     if (done_)
       return;
@@ -517,8 +571,7 @@ private:
       shutdown_write(); // nothing to wait for: closes at once
       return;
     }
-    if (opts_.timeouts.drain > caf::timespan{0})
-      arm(timer_kind::drain, opts_.timeouts.drain);
+    arm_drain_bound();
     if (queued_bytes() == 0)
       shutdown_write();
   }
@@ -531,7 +584,7 @@ private:
       finish(caf::none);
       return;
     }
-    // Keep reading (and discarding into the handler) until the peer's FIN.
+    // Keep reading (the layers discard it) until the peer's FIN.
     if (!paused_ && !handler_paused_)
       watcher_->want_read(true);
   }
@@ -547,8 +600,13 @@ private:
     if (reason && log::enabled(log::level::debug)) // no strings otherwise
       log::debug("tcp_connection:" + where(), "connection_failed",
                  {log::kv("reason", reason)});
-    if (handler_)
-      handler_->on_close(reason);
+    if (!stack_.empty()) {
+      try {
+        stack_->on_close(reason);
+      } catch (...) {
+        // The connection is gone either way.
+      }
+    }
     for (auto& rp : connect_promises_)
       rp.deliver(reason ? reason
                         : make_error(errc::transport_closed, "connect", where()));
@@ -567,8 +625,9 @@ private:
 
   // -- establishing -----------------------------------------------------------
 
-  /// The TCP connection is up (accepted, or connected): set the socket up,
-  /// then run the TLS handshake or go straight to established().
+  /// The TCP connection is up (accepted, or connected): set the socket up
+  /// and start the stack (TLS starts its handshake, a protocol layer calls
+  /// established()).
   void start_connected() {
     transport_up_ = true;
     // Accepted sockets inherit their options from the listening socket
@@ -579,59 +638,11 @@ private:
         return;
       }
     watcher_->want_read(!handler_paused_);
-    if (opts_.tls.context) {
-      start_tls();
-      return;
-    }
-    established();
-  }
-
-  void start_tls() {
-    // One load of the holder: a reload in between must not pair the server
-    // name default of one context with a session of another.
-    auto ctx = opts_.tls.context->current();
-    tls_session_options so;
-    so.endpoint = where();
-    so.server_name = opts_.tls.server_name;
-    if (connect_ && so.server_name.empty()
-        && ctx->options().server_name.empty())
-      so.server_name = connect_->remote.host; // as curl does
-    auto session = make_tls_session(std::move(ctx), std::move(so));
-    if (!session) {
-      finish(std::move(session.error()));
-      return;
-    }
-    tls_ = std::move(*session);
-    arm(timer_kind::handshake, opts_.tls.handshake_timeout);
-    if (auto err = tls_->start(out_buf_)) {
-      flush();
-      finish(std::move(err));
-      return;
-    }
-    flush();
-  }
-
-  /// Ready for the application: plain TCP connected, or TLS handshake done.
-  void established() {
-    established_ = true;
-    info_.state = connection_state::connected;
-    if (tls_) {
-      info_.tls.version = std::string{tls_->tls_version()};
-      info_.tls.alpn = std::string{tls_->alpn_selected()};
-      info_.tls.peer_subject = tls_->peer_certificate_subject();
-      info_.tls.resumed = tls_->session_reused();
-    }
-    last_activity_ = last_read_ = last_write_ = clock().now();
-    arm_configured_timeouts(); // also cancels the handshake timer
-    if (!connect_promises_.empty())
-      fill_endpoints(); // the reply names the port the kernel picked
-    for (auto& rp : connect_promises_)
-      rp.deliver(info_);
-    connect_promises_.clear();
-    in_callback_ = true;
-    handler_->on_open(*this);
-    in_callback_ = false;
-    flush();
+    turn([&] {
+      started_ = true;
+      if (auto err = stack_.start(*this))
+        fail(std::move(err));
+    });
   }
 
   /// One attempt: a lookup if the host is a name, then each address in
@@ -734,9 +745,8 @@ private:
   }
 
   void arm_configured_timeouts() {
-    // Forget timers armed with older settings (and the handshake timer).
-    for (auto k : {timer_kind::idle, timer_kind::read, timer_kind::write,
-                   timer_kind::drain, timer_kind::handshake})
+    // Forget timers armed with older settings.
+    for (auto k : {timer_kind::idle, timer_kind::read, timer_kind::write})
       cancel(k);
     const auto& t = opts_.timeouts;
     if (t.idle > caf::timespan{0})
@@ -745,24 +755,39 @@ private:
       arm(timer_kind::read, t.read);
     if (t.write > caf::timespan{0})
       arm(timer_kind::write, t.write);
-    if (info_.state == connection_state::draining
-        && t.drain > caf::timespan{0})
-      arm(timer_kind::drain, t.drain);
+    if (drain_armed_) {
+      cancel(timer_kind::drain);
+      drain_armed_ = false;
+      arm_drain_bound();
+    }
   }
 
   void on_timer(uint8_t kind) override {
     timers_.fired(kind);
-    guarded([&] { on_timer(static_cast<timer_kind>(kind)); });
+    if (done_)
+      return;
+    auto k = static_cast<timer_kind>(kind);
+    if (k == timer_kind::layer) {
+      layer_deadline_.reset();
+      turn([&] {
+        if (auto err = stack_->on_timeout(now_))
+          fail(std::move(err));
+      });
+      return;
+    }
+    try {
+      on_timer(k);
+    } catch (...) {
+      finish(make_error(errc::protocol_error, "handle data", where(), 0,
+                        "handler threw"));
+    }
   }
 
   /// One timer per kind is outstanding; when it fires early (there was
   /// activity), it re-arms itself for the remaining time.
   void on_timer(timer_kind kind) {
     auto now = clock().now();
-    auto check = [&](caf::timespan limit, caf::actor_clock::time_point since,
-                     bool applies) {
-      if (!applies)
-        return;
+    auto check = [&](caf::timespan limit, caf::actor_clock::time_point since) {
       auto elapsed = now - since;
       if (elapsed >= limit)
         timed_out(kind, limit);
@@ -772,21 +797,21 @@ private:
     const auto& t = opts_.timeouts;
     switch (kind) {
       case timer_kind::idle:
-        check(t.idle, last_activity_, true);
+        check(t.idle, last_activity_);
         break;
       case timer_kind::read:
-        check(t.read, last_read_, true);
+        check(t.read, last_read_);
         break;
       case timer_kind::write:
         // Only pending output can make no progress.
         if (queued_bytes() == 0)
           arm(kind, t.write);
         else
-          check(t.write, last_write_, true);
+          check(t.write, last_write_);
         break;
       case timer_kind::drain:
-        if (info_.state == connection_state::draining)
-          timed_out(kind, t.drain);
+        drain_armed_ = false;
+        timed_out(kind, t.drain);
         break;
       case timer_kind::connect:
         if (!transport_up_)
@@ -801,35 +826,28 @@ private:
       case timer_kind::retry:
         start_connect_attempt();
         break;
-      case timer_kind::handshake:
-        if (handshaking())
-          finish(make_error(errc::timeout, "tls handshake", where(), 0,
-                            "not completed within "
-                              + std::to_string(std::chrono::duration_cast<
-                                                 std::chrono::milliseconds>(
-                                                 opts_.tls.handshake_timeout)
-                                                 .count())
-                              + "ms"));
-        break;
+      case timer_kind::layer:
+        break; // see on_timer(uint8_t)
     }
   }
 
   void timed_out(timer_kind kind, caf::timespan limit) {
-    using namespace std::chrono;
-    auto ms = duration_cast<milliseconds>(limit).count();
     if (kind == timer_kind::drain) {
-      // We flushed what we owed; the peer just did not close in time.
+      if (info_.state == connection_state::draining) {
+        // We flushed what we owed; the peer just did not close in time.
+        detail::set_abortive_close(fd());
+        finish(caf::none);
+        return;
+      }
+      // A layer did not finish closing (in-flight work) within the bound.
       detail::set_abortive_close(fd());
-      finish(caf::none);
+      finish(make_error(errc::timeout, "drain", where(), 0,
+                        "the protocol did not finish closing within "
+                          + format_duration(limit)));
       return;
     }
     finish(make_error(errc::timeout, operation_of(kind), where(), 0,
-                      "no progress for " + std::to_string(ms) + "ms"));
-  }
-
-  /// The TLS handshake runs (the application is not open yet).
-  bool handshaking() const noexcept {
-    return tls_ && !established_;
+                      "no progress for " + format_duration(limit)));
   }
 
   // -- state ------------------------------------------------------------------
@@ -842,21 +860,26 @@ private:
   size_t next_candidate_ = 0;
   uint64_t resolve_token_ = 0;
   bool resolving_ = false;
-  std::unique_ptr<framer> framer_;
-  std::unique_ptr<connection_handler> handler_;
-  std::unique_ptr<tls_session> tls_; ///< null without TLS
+  detail::layer_slot stack_; ///< the bottom layer and its unconsumed bytes
   detail::fd_watcher_ptr watcher_;
   connection_info info_;
   std::string where_; ///< the peer, for logs and errors (lazy)
-  std::vector<char> pending_in_;  ///< an incomplete frame
-  std::vector<char> out_buf_;     ///< frames produced in this turn
+  std::vector<char> out_buf_;     ///< what the layers wrote in this turn
   std::vector<char> write_queue_; ///< what the kernel did not take yet
   size_t write_offset_ = 0;
   size_t read_size_ = 0;
-  bool in_callback_ = false;
-  bool notify_writable_ = false;
+  layer_time now_;
+  std::optional<layer_time> layer_deadline_;
+  bool in_turn_ = false;
+  bool started_ = false; ///< the stack runs
+  bool redeliver_ = false;
+  bool failing_ = false;
+  bool close_pending_ = false;   ///< a layer closed down to us this turn
+  bool close_requested_ = false; ///< request_close asked the layers
+  bool drain_armed_ = false;
+  mutable bool notify_writable_ = false;
   bool paused_ = false;         ///< by backpressure (the send queue)
-  bool handler_paused_ = false; ///< by the handler (pause_reading)
+  bool handler_paused_ = false; ///< by a layer (pause_reading)
   bool peer_closed_ = false;
   bool shut_down_ = false;
   bool done_ = false;
@@ -874,19 +897,20 @@ private:
   std::vector<caf::response_promise> close_promises_;
 };
 
-caf::behavior connection_broker::make_behavior() {
+connection_broker::behavior_type connection_broker::make_behavior() {
   read_size_ = opts_.min_read_size;
-  handler_ = make_handler_ ? make_handler_() : nullptr;
-  if (!handler_) {
+  stack_.reset(make_stack());
+  if (stack_.empty()) {
     quit(make_error(errc::invalid_configuration, "start connection", "", 0,
                     "the handler factory returned no handler"));
-    return {};
+    return behavior_type::make_empty_behavior();
   }
   set_exit_handler([this](caf::exit_msg& msg) {
     // Our supervisor asks us to stop: finish what we were asked to send.
     if (msg.reason == caf::exit_reason::user_shutdown && !done_) {
-      begin_close();
-      if (info_.state != connection_state::draining)
+      request_close();
+      if (!done_ && !close_requested_
+          && info_.state != connection_state::draining)
         finish(msg.reason);
       return;
     }
@@ -902,8 +926,15 @@ caf::behavior connection_broker::make_behavior() {
   }
   return {
     [this](send_atom, std::vector<char>& frame) -> caf::result<caf::ok_atom> {
-      if (auto err = send(byte_view{frame.data(), frame.size()}))
-        return err;
+      if (info_.state == connection_state::connecting)
+        return make_error(errc::invalid_state, "send", where(), 0,
+                          "not established yet (wait for the connect reply)");
+      if (info_.state != connection_state::connected)
+        return make_error(errc::transport_closed, "send", where());
+      caf::error err;
+      turn([&] { err = stack_->on_send(byte_view{frame.data(), frame.size()}); });
+      if (err)
+        return with_endpoint(std::move(err));
       return caf::ok_atom::value;
     },
     [this](close_atom) -> caf::result<caf::ok_atom> {
@@ -911,7 +942,7 @@ caf::behavior connection_broker::make_behavior() {
         return caf::ok_atom::value;
       auto rp = make_response_promise();
       close_promises_.push_back(rp);
-      begin_close();
+      request_close();
       return rp;
     },
     [this](abort_atom) {
@@ -926,8 +957,8 @@ caf::behavior connection_broker::make_behavior() {
     },
     [this](timeouts_atom, connection_timeouts& t) {
       opts_.timeouts = t;
-      // While connecting, the connect/handshake timers run; established()
-      // arms these.
+      // While connecting, the connect timer and the layers' deadlines run;
+      // established() arms these.
       if (established_)
         arm_configured_timeouts();
       return caf::ok_atom::value;
@@ -943,17 +974,11 @@ caf::behavior connection_broker::make_behavior() {
       connect_promises_.push_back(rp);
       return rp;
     },
-    [this](connection_stop_atom, caf::error& reason) { quit(std::move(reason)); },
     [this](demand_atom, uint32_t n) {
-      guarded([&] {
-        if (!handler_)
-          return;
-        in_callback_ = true;
-        handler_->on_demand(*this, n);
-        in_callback_ = false;
-        flush();
-      });
+      if (started_)
+        turn([&] { stack_->on_demand(n); });
     },
+    [this](connection_stop_atom, caf::error& reason) { quit(std::move(reason)); },
     [this](resolved_atom, uint64_t token, std::vector<endpoint>& eps) {
       on_resolved(token, std::move(eps));
     },

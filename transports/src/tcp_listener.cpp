@@ -270,11 +270,12 @@ spawn_tcp_listener(caf::actor_system& sys, socket_handle listening,
                    supervision::supervisor_actor connections) {
   if (auto err = validate(opts))
     return err;
-  if (!listening || !connections || !make_handler)
+  if (!listening || !connections
+      || (!make_handler && !opts.connection.protocol))
     return make_error(errc::invalid_state, "spawn listener",
                       opts.bind.to_string(), 0,
-                      "needs a listening socket, a handler factory and a "
-                      "connections supervisor");
+                      "needs a listening socket, a handler factory (or "
+                      "connection.protocol) and a connections supervisor");
   auto mm = middleman_of(sys, "spawn listener", opts.bind.to_string());
   if (!mm)
     return std::move(mm.error());

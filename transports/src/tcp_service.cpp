@@ -101,9 +101,11 @@ caf::expected<sv::child_spec> tcp_service(tcp_service_options opts) {
   if (opts.name.empty())
     return make_error(errc::invalid_configuration, "validate tcp service", "",
                       0, "name: must not be empty");
-  if (!opts.handler)
+  if (!opts.handler && !opts.listener.connection.protocol)
     return make_error(errc::invalid_configuration, "validate tcp service",
-                      opts.name, 0, "handler: is missing");
+                      opts.name, 0,
+                      "handler: is missing (or set listener.connection."
+                      "protocol)");
   if (auto err = validate(opts.listener))
     return err;
   auto state = std::make_shared<service_state>();

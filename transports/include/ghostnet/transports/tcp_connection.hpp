@@ -1,7 +1,9 @@
 #pragma once
 
 // Spawning connection actors: one broker per TCP connection, running its
-// protocol stack (framing → handler) on CAF's multiplexer thread.
+// layer stack ([TLS] → framing → handler, or `connection_options::protocol`;
+// see layer.hpp) on CAF's multiplexer thread. `make_handler` may be empty
+// when `opts.protocol` is set.
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>

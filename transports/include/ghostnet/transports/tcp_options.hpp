@@ -15,6 +15,7 @@
 
 #include "ghostnet/transports/endpoint.hpp"
 #include "ghostnet/transports/framing.hpp"
+#include "ghostnet/transports/layer_fwd.hpp"
 
 namespace ghostnet::transports {
 
@@ -75,6 +76,10 @@ struct connection_options {
   size_t min_read_size = 512;
   size_t max_read_size = 64 * 1024;
   tls_layer_options tls;
+  /// The protocol above the transport (above TLS when it is on), see
+  /// layer.hpp. Empty (default): the framing layer (`framing`) with the
+  /// handler factory given to the listener or connect().
+  layer_factory protocol;
 };
 
 [[nodiscard]] caf::error validate(const connection_options& opts);

@@ -23,7 +23,9 @@ namespace ghostnet::transports {
 struct tcp_service_options {
   std::string name = "tcp";   ///< service id in the tree and in logs
   listener_options listener;  ///< bind address, limits, connection options
-  handler_factory handler;    ///< one handler per connection (required)
+  /// One handler per connection (required unless
+  /// listener.connection.protocol makes the layers).
+  handler_factory handler;
   /// Called (in the supervisor, once per bind) with the bound address. With
   /// port 0 the first bind picks a port; restarts rebind that same port.
   std::function<void(const endpoint&)> on_bound;
