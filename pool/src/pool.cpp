@@ -24,7 +24,7 @@
 #include "ghostnet/actors/unexpected_message.hpp"
 #include "ghostnet/supervision/supervisor.hpp"
 #include "ghostnet/transports/tcp_connection.hpp"
-#include "member_route.hpp"
+#include "member_handler.hpp"
 
 namespace ghostnet::pool {
 
@@ -32,7 +32,6 @@ namespace {
 
 namespace tp = transports;
 namespace sv = supervision;
-using detail::member_route;
 using time_point = caf::actor_clock::time_point;
 
 // Messages the pool sends itself; never part of its public interface.
@@ -79,7 +78,6 @@ struct member {
   size_t ep = 0;
   member_state state = member_state::starting;
   tp::connection_actor conn;
-  member_route route;
   bool connected = false;   ///< was established (counts in created/closed)
   bool up_early = false;    ///< member_up came before the start reply
   int32_t greeting_left = 0; ///< greeting frames still to come (connecting)
@@ -123,8 +121,9 @@ enum class pool_state : uint8_t { running, draining, closed };
 
 /// The pool actor. Dynamically typed inside (it also receives the members'
 /// frames and its own timers), exposed as pool_actor. All bookkeeping is
-/// single-threaded here; the only state shared with other threads is each
-/// member's route (see member_route.hpp).
+/// single-threaded here; nothing is shared with other threads (a member's
+/// frames go where the pool points them with set_receiver, see
+/// member_handler.hpp).
 class pool_impl : public caf::event_based_actor {
 public:
   pool_impl(caf::actor_config& cfg, pool_options opts)
@@ -162,9 +161,8 @@ public:
       rp.deliver(caf::ok_atom::value);
     for (auto& rp : close_promises_)
       rp.deliver(caf::ok_atom::value);
-    // Break the cycles pool → member → route → pool.
-    for (auto& kvp : members_)
-      kvp.second.route.reset();
+    // A member's handler holds the pool until its connection closes (the
+    // members supervisor, killed above, closes them all).
     members_.clear();
     waiters_.clear();
     drain_promises_.clear();
@@ -210,8 +208,6 @@ private:
     auto& m = members_[id];
     m.id = id;
     m.ep = ep;
-    m.route = member_route{id};
-    m.route.set_target(self_);
     ++count_[index_of(m.state)];
     ++eps_[ep].count[index_of(m.state)];
     peak_size_ = std::max<uint64_t>(peak_size_, members_.size());
@@ -227,7 +223,6 @@ private:
       idle_.erase({m.idle_since, m.id});
     --count_[index_of(m.state)];
     --eps_[m.ep].count[index_of(m.state)];
-    m.route.reset();
     if (m.conn)
       by_addr_.erase(m.conn.address());
     members_.erase(i);
@@ -278,6 +273,13 @@ private:
 
   // -- leasing ----------------------------------------------------------------
 
+  /// Points `m`'s frames and close at `to` (one-way: a request to a broker
+  /// that is gone is never answered in CAF 0.17.6).
+  void route_to(member& m, const caf::actor& to) {
+    if (m.conn)
+      caf::anon_send(m.conn, set_receiver_atom::value, to);
+  }
+
   lease grant(member& m, const caf::actor& holder) {
     auto id = next_lease_++;
     if (m.times_leased > 0)
@@ -286,9 +288,10 @@ private:
     ++acquired_;
     set_state(m, member_state::leased);
     m.lease_id = id;
-    // The route switches before the holder learns of the lease: every frame
-    // it can cause reaches it.
-    m.route.set_target(holder);
+    // The connection switches before the holder learns of the lease: the
+    // request is in its mailbox before any the holder can send, so every
+    // frame the holder can cause reaches it.
+    route_to(m, holder);
     leases_.emplace(id, lease_record{m.id, holder.address(), clock().now(),
                                      false});
     watch(holder);
@@ -395,7 +398,7 @@ private:
     if (m != nullptr && m->state == member_state::leased
         && m->lease_id == id) {
       m->lease_id = 0;
-      m->route.set_target(self_);
+      route_to(*m, self_);
       if (!healthy) {
         ++discarded_;
         close_member(*m, false, "released unhealthy");
@@ -499,7 +502,7 @@ private:
       log::info(source_, "breaker_half_open",
                 {log::kv("endpoint", eps_[ep].remote.to_string())});
     auto id = m.id;
-    auto args = caf::make_message(static_cast<uint32_t>(ep), m.route);
+    auto args = caf::make_message(static_cast<uint32_t>(ep), id, self_);
     request(members_sup_, start_timeout, start_child_atom::value,
             std::move(args))
       .then([this, id](caf::actor& conn) { on_started(id, std::move(conn)); },
@@ -639,9 +642,8 @@ private:
                {log::kv("member", m.id), log::kv("why", why),
                 log::kv("state", to_string(was))});
     set_state(m, member_state::closing);
-    // A leased member keeps its route: the holder gets the closed message.
-    if (was != member_state::leased)
-      m.route.set_target(self_);
+    // A leased member keeps its receiver: the holder gets the closed
+    // message. Every other member sends to the pool already.
     if (!m.conn)
       return; // still starting: aborted once started
     // Anonymous one-way messages: a request to a broker that is gone is
@@ -720,7 +722,7 @@ private:
       if (m != nullptr && m->state == member_state::leased
           && m->lease_id == lease_id) {
         m->lease_id = 0;
-        m->route.set_target(self_);
+        route_to(*m, self_);
         close_member(*m, false, "holder died");
       }
     }
@@ -1206,15 +1208,16 @@ sv::supervisor_spec members_spec(const pool_options& opts,
   member.shutdown = sv::shutdown_policy::after(shutdown);
   member.start = [targets](caf::actor_system& sys, const caf::message& args)
     -> caf::expected<caf::actor> {
-    if (!args.match_elements<uint32_t, member_route>())
+    if (!args.match_elements<uint32_t, uint64_t, caf::actor>())
       return make_error(errc::invalid_state, "start member", "", 0,
-                        "expected (endpoint index, route)");
+                        "expected (endpoint index, member id, pool)");
     auto ep = args.get_as<uint32_t>(0);
     if (ep >= targets.size())
       return make_error(errc::invalid_state, "start member", "", 0,
                         "no endpoint " + std::to_string(ep));
     auto conn = tp::connect(sys, targets[ep],
-                            detail::forward_to(args.get_as<member_route>(1)));
+                            detail::member_handler(args.get_as<uint64_t>(1),
+                                                   args.get_as<caf::actor>(2)));
     if (!conn)
       return std::move(conn.error());
     return caf::actor_cast<caf::actor>(*conn);

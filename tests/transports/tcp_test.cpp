@@ -355,6 +355,62 @@ BOOST_AUTO_TEST_CASE(actor_mode_delivers_typed_messages_and_reports_protocol_err
   stop(svc.root);
 }
 
+BOOST_AUTO_TEST_CASE(set_receiver_hands_the_connection_to_another_actor) {
+  auto opts = echo_service();
+  opts.listener.connection.framing.kind = tp::framing_kind::line;
+  opts.handler = tp::actor_handler(caf::actor{self});
+  auto svc = start_service(opts);
+  client c{svc.bound};
+  tp::connection_actor conn;
+  self->receive([&](tp::opened_atom, tp::connection_actor& x, tp::connection_info&) { conn = x; },
+                caf::after(patience) >> [] { BOOST_FAIL("no opened message"); });
+  BOOST_REQUIRE(c.send_all("first\n"));
+  self->receive([&](received_atom, tp::connection_actor&, std::vector<char>& f) {
+    BOOST_TEST(std::string(f.begin(), f.end()) == "first");
+  }, caf::after(patience) >> [] { BOOST_FAIL("no frame"); });
+  // Hand it over, as a pool does at a lease (gen_tcp's controlling_process).
+  caf::scoped_actor other{sys};
+  self->request(conn, patience, set_receiver_atom::value, caf::actor{other})
+    .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(describe(err)); });
+  BOOST_REQUIRE(c.send_all("second\n"));
+  other->receive([&](received_atom, tp::connection_actor& from, std::vector<char>& f) {
+    BOOST_TEST(std::string(f.begin(), f.end()) == "second");
+    BOOST_TEST((from == conn));
+  }, caf::after(patience) >> [] { BOOST_FAIL("the new receiver got no frame"); });
+  c.close();
+  other->receive([&](closed_atom, tp::connection_actor&, caf::error& reason) {
+    BOOST_TEST(!reason, describe(reason));
+  }, caf::after(patience) >> [] { BOOST_FAIL("the new receiver got no closed message"); });
+  // The old receiver heard nothing after the switch.
+  bool quiet = true;
+  self->receive([&](received_atom, tp::connection_actor&, std::vector<char>&) { quiet = false; },
+                [&](closed_atom, tp::connection_actor&, caf::error&) { quiet = false; },
+                caf::after(50ms) >> [] {});
+  BOOST_TEST(quiet);
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(set_receiver_on_a_handler_object_is_refused) {
+  auto svc = start_service(echo_service());
+  client c{svc.bound};
+  BOOST_REQUIRE(c.send_all("x"));
+  BOOST_TEST(c.read_exactly(1) == "x");
+  auto conns = children_of(connections_of(svc.root));
+  BOOST_REQUIRE_EQUAL(conns.size(), 1u);
+  auto conn = caf::actor_cast<tp::connection_actor>(conns[0].actor);
+  self->request(conn, patience, set_receiver_atom::value, caf::actor{self})
+    .receive([](caf::ok_atom) { BOOST_FAIL("an echo handler took a receiver"); },
+             [](caf::error& err) {
+               BOOST_TEST(is(err, errc::invalid_state), describe(err));
+               BOOST_TEST(context_of(err).operation == "set receiver");
+             });
+  // The connection is unharmed.
+  BOOST_REQUIRE(c.send_all("y"));
+  BOOST_TEST(c.read_exactly(1) == "y");
+  c.close();
+  stop(svc.root);
+}
+
 namespace {
 
 /// Resident set size of this process, in bytes.

@@ -68,6 +68,10 @@ public:
       handler_->on_demand(*this, n);
   }
 
+  caf::error on_set_receiver(caf::actor receiver) override {
+    return handler_->on_set_receiver(*this, std::move(receiver));
+  }
+
   const char* name() const noexcept override {
     return "framing";
   }

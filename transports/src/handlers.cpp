@@ -4,6 +4,8 @@
 
 #include <caf/send.hpp>
 
+#include "ghostnet/actors/error.hpp"
+
 namespace ghostnet::transports {
 
 namespace {
@@ -60,6 +62,14 @@ public:
       ctx.resume_reading();
   }
 
+  caf::error on_set_receiver(connection_context&, caf::actor receiver) override {
+    if (!receiver)
+      return make_error(errc::invalid_configuration, "set receiver", "", 0,
+                        "receiver: must not be null");
+    app_ = std::move(receiver);
+    return caf::none;
+  }
+
   void on_close(const caf::error& reason) override {
     // Frames still waiting for demand are the handler's too: they go first.
     while (!waiting_.empty()) {
@@ -82,6 +92,13 @@ private:
 };
 
 } // namespace
+
+caf::error connection_handler::on_set_receiver(connection_context& ctx,
+                                               caf::actor) {
+  return make_error(errc::invalid_state, "set receiver",
+                    ctx.info().remote.to_string(), 0,
+                    "the connection's handler sends to no actor");
+}
 
 handler_factory echo_handler() {
   return [] { return std::make_unique<echo>(); };

@@ -978,6 +978,15 @@ connection_broker::behavior_type connection_broker::make_behavior() {
       if (started_)
         turn([&] { stack_->on_demand(n); });
     },
+    [this](set_receiver_atom, caf::actor& receiver) -> caf::result<caf::ok_atom> {
+      if (done_)
+        return make_error(errc::transport_closed, "set receiver", where());
+      caf::error err;
+      turn([&] { err = stack_->on_set_receiver(std::move(receiver)); });
+      if (err)
+        return with_endpoint(std::move(err));
+      return caf::ok_atom::value;
+    },
     [this](connection_stop_atom, caf::error& reason) { quit(std::move(reason)); },
     [this](resolved_atom, uint64_t token, std::vector<endpoint>& eps) {
       on_resolved(token, std::move(eps));

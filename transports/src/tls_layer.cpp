@@ -156,6 +156,13 @@ public:
       up_->on_demand(n);
   }
 
+  caf::error on_set_receiver(caf::actor receiver) override {
+    if (!opened_)
+      return make_error(errc::invalid_state, "set receiver", "", 0,
+                        "not established yet (wait for the connect reply)");
+    return up_->on_set_receiver(std::move(receiver));
+  }
+
   const char* operation() const noexcept override {
     if (!opened_)
       return "tls handshake";

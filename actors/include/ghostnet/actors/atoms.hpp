@@ -44,6 +44,10 @@ using datagram_atom = caf::atom_constant<caf::atom("datagram")>;
 /// (demand_atom, uint32_t n) to a connection: its handler actor takes n more.
 using demand_atom = caf::atom_constant<caf::atom("demand")>;
 
+/// (set_receiver_atom, caf::actor) to a connection: its messages go to that
+/// actor from now on (gen_tcp's controlling_process).
+using set_receiver_atom = caf::atom_constant<caf::atom("setrecv")>;
+
 // -- pools --------------------------------------------------------------------
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;

@@ -70,6 +70,11 @@ typename Inspector::result_type inspect(Inspector& f, connection_info& x) {
 /// - connect: answered once the connection is established (at once if it
 ///   is), or with the error that ended it (connect failure, timeout).
 /// - demand: grants its handler `n` more frames (actor_flow's window).
+/// - set_receiver: the connection's received/closed messages go to this
+///   actor from now on (gen_tcp's controlling_process), e.g. from a pool to
+///   the holder of a lease; frames the connection handled before the
+///   request went to the old receiver. errc::invalid_state if the
+///   connection's handler is not an actor handler.
 using connection_actor = caf::typed_actor<
   caf::replies_to<connect_atom>::with<connection_info>,
   caf::replies_to<send_atom, std::vector<char>>::with<caf::ok_atom>,
@@ -77,7 +82,8 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<abort_atom>,
   caf::replies_to<info_atom>::with<connection_info>,
   caf::replies_to<timeouts_atom, connection_timeouts>::with<caf::ok_atom>,
-  caf::reacts_to<demand_atom, uint32_t>>;
+  caf::reacts_to<demand_atom, uint32_t>,
+  caf::replies_to<set_receiver_atom, caf::actor>::with<caf::ok_atom>>;
 
 /// Messages a handler actor receives from its connection (actor mode):
 ///   (opened_atom, connection_actor, connection_info)

@@ -61,6 +61,12 @@ public:
   /// Someone sent the connection actor (demand_atom, n): `n` more frames
   /// may be handed on (see actor_handler's window).
   virtual void on_demand(connection_context&, uint32_t /*n*/) {}
+
+  /// Someone sent the connection actor (set_receiver_atom, actor): the
+  /// messages of an actor handler go to `receiver` from now on. Default:
+  /// errc::invalid_state (this handler sends to no actor).
+  [[nodiscard]] virtual caf::error on_set_receiver(connection_context& ctx,
+                                                   caf::actor receiver);
 };
 
 /// Makes one handler per connection.

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
@@ -173,6 +174,11 @@ public:
   virtual void on_demand(uint32_t /*n*/) {
     // nop
   }
+
+  /// A `set_receiver` request reached the connection actor: the messages
+  /// this protocol sends to an actor go to `receiver` from now on. Default:
+  /// refused (errc::invalid_state).
+  [[nodiscard]] virtual caf::error on_set_receiver(caf::actor receiver);
 
   /// What is in progress, for error contexts (e.g. "tls handshake" while
   /// the handshake runs); null: nothing particular ("read").
