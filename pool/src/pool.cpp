@@ -24,6 +24,8 @@
 #include "ghostnet/actors/unexpected_message.hpp"
 #include "ghostnet/supervision/supervisor.hpp"
 #include "ghostnet/transports/tcp_connection.hpp"
+#include "ghostnet/pool/detail/lease_table.hpp"
+#include "ghostnet/pool/detail/waiter_queue.hpp"
 #include "member_handler.hpp"
 
 namespace ghostnet::pool {
@@ -92,18 +94,14 @@ struct member {
   std::vector<char> probe_reply;
 };
 
-struct lease_record {
-  uint64_t member = 0; ///< 0 or a gone member: the connection died
-  caf::actor_addr holder;
-  time_point issued_at{};
-  bool reported = false; ///< reported past max_lease
-};
-
+/// An acquire waiting for a member (its deadline is the queue's).
 struct waiter {
   caf::response_promise rp;
   caf::actor holder;
-  time_point deadline{};
 };
+
+using waiter_queue = detail::waiter_queue<waiter>;
+using lease_table = detail::lease_table<caf::actor_addr>;
 
 struct endpoint_slot {
   tp::endpoint remote;
@@ -155,8 +153,8 @@ public:
       caf::anon_send_exit(members_sup_, caf::exit_reason::kill);
     auto gone = make_error(errc::invalid_state, "acquire", opts_.name, 0,
                            "the pool stopped");
-    for (auto& kvp : waiters_)
-      kvp.second.rp.deliver(gone);
+    for (auto& w : waiters_.take_all())
+      w.rp.deliver(gone);
     for (auto& rp : drain_promises_)
       rp.deliver(caf::ok_atom::value);
     for (auto& rp : close_promises_)
@@ -164,7 +162,6 @@ public:
     // A member's handler holds the pool until its connection closes (the
     // members supervisor, killed above, closes them all).
     members_.clear();
-    waiters_.clear();
     drain_promises_.clear();
     close_promises_.clear();
     holders_.clear();
@@ -281,7 +278,7 @@ private:
   }
 
   lease grant(member& m, const caf::actor& holder) {
-    auto id = next_lease_++;
+    auto id = leases_.issue(m.id, holder.address(), clock().now());
     if (m.times_leased > 0)
       ++reuses_;
     ++m.times_leased;
@@ -292,8 +289,6 @@ private:
     // request is in its mailbox before any the holder can send, so every
     // frame the holder can cause reaches it.
     route_to(m, holder);
-    leases_.emplace(id, lease_record{m.id, holder.address(), clock().now(),
-                                     false});
     watch(holder);
     if (opts_.max_lease > caf::timespan{0} && !lease_timer_armed_) {
       lease_timer_armed_ = true;
@@ -304,10 +299,7 @@ private:
 
   /// Hands `m` to the first waiter. Precondition: waiters_ not empty.
   void serve_first_waiter(member& m) {
-    auto i = waiters_.begin();
-    auto w = std::move(i->second);
-    deadlines_.erase({w.deadline, i->first});
-    waiters_.erase(i);
+    auto w = waiters_.pop_front();
     w.rp.deliver(grant(m, w.holder));
   }
 
@@ -370,13 +362,11 @@ private:
                           + std::to_string(opts_.max_waiters) + ")");
     }
     auto rp = make_response_promise();
-    auto id = next_waiter_++;
     auto now = clock().now();
     // A timeout too large to add (caf::infinite, ...) means no deadline.
     auto deadline = timeout < time_point::max() - now ? now + timeout
                                                       : time_point::max();
-    waiters_.emplace(id, waiter{rp, holder, deadline});
-    deadlines_.emplace(deadline, id);
+    waiters_.push(waiter{rp, holder}, deadline);
     watch(holder);
     if (deadline != time_point::max()
         && (armed_.empty() || deadline < *armed_.begin()))
@@ -387,14 +377,12 @@ private:
 
   /// Returns the lease `id`: none, or invalid_state for an unknown id.
   caf::error release(uint64_t id, bool healthy) {
-    auto i = leases_.find(id);
-    if (i == leases_.end())
+    auto rec = leases_.release(id);
+    if (!rec)
       return make_error(errc::invalid_state, "release", opts_.name, 0,
                         "unknown lease " + std::to_string(id)
                           + ": never issued, already released or reclaimed");
-    auto rec = i->second;
-    leases_.erase(i);
-    auto* m = find(rec.member);
+    auto* m = find(rec->member);
     if (m != nullptr && m->state == member_state::leased
         && m->lease_id == id) {
       m->lease_id = 0;
@@ -487,11 +475,8 @@ private:
   }
 
   void fail_waiters(const caf::error& err) {
-    auto ws = std::move(waiters_);
-    waiters_.clear();
-    deadlines_.clear();
-    for (auto& kvp : ws)
-      kvp.second.rp.deliver(err);
+    for (auto& w : waiters_.take_all())
+      w.rp.deliver(err);
   }
 
   // -- members: opening -------------------------------------------------------
@@ -696,22 +681,10 @@ private:
 
   void on_holder_down(const caf::actor_addr& holder, const caf::error& reason) {
     holders_.erase(holder); // its monitor went with it
-    for (auto i = waiters_.begin(); i != waiters_.end();) {
-      if (i->second.holder.address() == holder) {
-        deadlines_.erase({i->second.deadline, i->first});
-        i = waiters_.erase(i);
-      } else {
-        ++i;
-      }
-    }
-    for (auto i = leases_.begin(); i != leases_.end();) {
-      if (i->second.holder != holder) {
-        ++i;
-        continue;
-      }
-      auto lease_id = i->first;
-      auto member_id = i->second.member;
-      i = leases_.erase(i);
+    waiters_.erase_if(
+      [&](const waiter& w) { return w.holder.address() == holder; });
+    for (auto& [lease_id, rec] : leases_.release_all_of(holder)) {
+      auto member_id = rec.member;
       ++reclaimed_;
       log::warn(source_, "lease_reclaimed",
                 {log::kv("lease", lease_id), log::kv("holder_exit", reason)});
@@ -950,28 +923,17 @@ private:
 
   void on_waiter_timer(int64_t armed_for) {
     armed_.erase(time_point{time_point::duration{armed_for}});
-    auto now = clock().now();
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-      auto id = deadlines_.begin()->second;
-      deadlines_.erase(deadlines_.begin());
-      auto i = waiters_.find(id);
-      if (i == waiters_.end())
-        continue;
-      auto w = std::move(i->second);
-      waiters_.erase(i);
+    waiters_.expire(clock().now(), [this](waiter& w) {
       ++timeouts_;
       w.rp.deliver(make_error(errc::timeout, "acquire", opts_.name, 0,
                               "no connection came free in time ("
                                 + std::to_string(count(member_state::leased))
                                 + " leased, "
                                 + std::to_string(members_.size()) + " open)"));
-    }
-    if (!deadlines_.empty()) {
-      auto next = deadlines_.begin()->first;
-      if (next != time_point::max()
-          && (armed_.empty() || next < *armed_.begin()))
-        arm_waiter_timer(next);
-    }
+    });
+    if (auto next = waiters_.next_deadline();
+        next && (armed_.empty() || *next < *armed_.begin()))
+      arm_waiter_timer(*next);
   }
 
   void on_lifetime(uint64_t id) {
@@ -990,28 +952,24 @@ private:
   void on_lease_timer() {
     lease_timer_armed_ = false;
     auto now = clock().now();
-    for (auto& kvp : leases_) {
-      auto& rec = kvp.second;
-      if (rec.reported)
-        continue;
-      auto held = now - rec.issued_at;
-      if (held < opts_.max_lease) {
-        // Leases are in issue order: this is the next one due.
-        lease_timer_armed_ = true;
-        delayed_send(this, opts_.max_lease - held, pool_lease_timer_atom::value);
-        return;
-      }
-      rec.reported = true;
+    auto next = leases_.report_overdue(now, opts_.max_lease, [&](
+                                         uint64_t id,
+                                         const lease_table::record& rec) {
       ++long_leases_;
+      auto held = now - rec.issued_at;
       auto* m = find(rec.member);
       log::warn(source_, "lease_held_too_long",
-                {log::kv("lease", kvp.first),
+                {log::kv("lease", id),
                  log::kv("held", std::chrono::duration_cast<
                                    std::chrono::milliseconds>(held)),
                  log::kv("max_lease", opts_.max_lease),
                  log::kv("endpoint", m != nullptr
                                        ? eps_[m->ep].remote.to_string()
                                        : std::string{"(connection gone)"})});
+    });
+    if (next) {
+      lease_timer_armed_ = true;
+      delayed_send(this, not_negative(*next - now), pool_lease_timer_atom::value);
     }
   }
 
@@ -1165,9 +1123,8 @@ private:
   std::set<std::pair<time_point, uint64_t>> idle_; ///< by idle_since
   std::array<uint64_t, state_count> count_{};
 
-  std::map<uint64_t, lease_record> leases_; ///< by id = issue order
-  std::map<uint64_t, waiter> waiters_;      ///< by id = arrival order
-  std::set<std::pair<time_point, uint64_t>> deadlines_;
+  lease_table leases_;
+  waiter_queue waiters_;
   std::set<time_point> armed_; ///< deadlines a waiter timer is on its way for
   std::unordered_set<caf::actor_addr> holders_; ///< monitored holders
   bool lease_timer_armed_ = false;
@@ -1177,8 +1134,6 @@ private:
 
   caf::error last_connect_error_;
   uint64_t next_member_ = 1;
-  uint64_t next_lease_ = 1;
-  uint64_t next_waiter_ = 1;
   uint64_t peak_size_ = 0;
   uint64_t created_ = 0;
   uint64_t closed_ = 0;

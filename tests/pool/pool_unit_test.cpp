@@ -1,5 +1,6 @@
-// The pool's sans-IO parts: circuit breaker, balancer, options validation.
-// No sockets, no actors, no clock: time points are made up.
+// The pool's sans-IO parts: circuit breaker, balancer, options validation,
+// the waiter queue and the lease table. No sockets, no actors, no clock:
+// time points are made up.
 
 #include <boost/test/unit_test.hpp>
 
@@ -9,6 +10,8 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/pool/balancer.hpp"
 #include "ghostnet/pool/circuit_breaker.hpp"
+#include "ghostnet/pool/detail/lease_table.hpp"
+#include "ghostnet/pool/detail/waiter_queue.hpp"
 #include "ghostnet/pool/pool_config.hpp"
 #include "ghostnet/pool/pool_options.hpp"
 
@@ -340,6 +343,122 @@ BOOST_AUTO_TEST_CASE(bad_values_from_config_are_typed_errors_naming_them) {
   BOOST_TEST(is(pol.error(), errc::invalid_configuration));
   auto idle = from_args({"--db.endpoints=127.0.0.1:1", "--db.idle-data=keep"});
   BOOST_TEST(is(idle.error(), errc::invalid_configuration));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- waiter queue -----------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(waiters)
+
+using queue = ghostnet::pool::detail::waiter_queue<std::string>;
+
+BOOST_AUTO_TEST_CASE(first_come_first_served_whatever_the_deadlines) {
+  queue q;
+  q.push("late deadline", t0 + 10s);
+  q.push("early deadline", t0 + 1s);
+  q.push("no deadline", queue::no_deadline);
+  BOOST_TEST(q.size() == 3u);
+  BOOST_TEST(q.pop_front() == "late deadline");
+  BOOST_TEST(q.pop_front() == "early deadline");
+  BOOST_TEST(q.pop_front() == "no deadline");
+  BOOST_TEST(q.empty());
+}
+
+BOOST_AUTO_TEST_CASE(expiry_takes_exactly_the_due_ones_in_deadline_order) {
+  queue q;
+  q.push("b", t0 + 2s);
+  q.push("a", t0 + 1s);
+  q.push("c", t0 + 3s);
+  q.push("forever", queue::no_deadline);
+  BOOST_TEST((q.next_deadline() == t0 + 1s));
+  std::vector<std::string> gone;
+  BOOST_TEST(q.expire(t0 + 2s, [&](std::string& w) { gone.push_back(w); }) == 2u);
+  BOOST_TEST(gone == (std::vector<std::string>{"a", "b"}), boost::test_tools::per_element());
+  BOOST_TEST((q.next_deadline() == t0 + 3s));
+  BOOST_TEST(q.expire(t0 + 2s, [](std::string&) {}) == 0u); // nothing new is due
+  q.expire(t0 + 1h, [](std::string&) {});
+  BOOST_TEST(q.size() == 1u);
+  BOOST_TEST(!q.next_deadline()); // only "forever" is left
+}
+
+BOOST_AUTO_TEST_CASE(a_served_waiter_never_expires_later) {
+  queue q;
+  q.push("served", t0 + 1s);
+  q.push("waits", t0 + 2s);
+  BOOST_TEST(q.pop_front() == "served");
+  std::vector<std::string> gone;
+  q.expire(t0 + 5s, [&](std::string& w) { gone.push_back(w); });
+  BOOST_TEST(gone == (std::vector<std::string>{"waits"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(the_waiters_of_a_dead_holder_leave_with_their_deadlines) {
+  queue q;
+  q.push("alice-1", t0 + 1s);
+  q.push("bob", t0 + 2s);
+  q.push("alice-2", t0 + 3s);
+  BOOST_TEST(q.erase_if([](const std::string& w) { return w.rfind("alice", 0) == 0; }) == 2u);
+  BOOST_TEST((q.next_deadline() == t0 + 2s));
+  auto rest = q.take_all();
+  BOOST_TEST(rest == (std::vector<std::string>{"bob"}), boost::test_tools::per_element());
+  BOOST_TEST(q.empty());
+  BOOST_TEST(!q.next_deadline());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- lease table ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(leases)
+
+using table = ghostnet::pool::detail::lease_table<std::string>;
+
+BOOST_AUTO_TEST_CASE(a_lease_is_released_once) {
+  table t;
+  auto id = t.issue(7, "holder", t0);
+  auto rec = t.release(id);
+  BOOST_REQUIRE(rec);
+  BOOST_TEST(rec->member == 7u);
+  BOOST_TEST(rec->holder == "holder");
+  BOOST_TEST(!t.release(id)); // twice: unknown
+  BOOST_TEST(!t.release(id + 100)); // never issued
+  BOOST_TEST(t.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_dead_holder_gives_back_all_its_leases_and_only_its) {
+  table t;
+  auto a1 = t.issue(1, "a", t0);
+  t.issue(2, "b", t0);
+  auto a2 = t.issue(3, "a", t0 + 1s);
+  auto gone = t.release_all_of("a");
+  BOOST_REQUIRE_EQUAL(gone.size(), 2u);
+  BOOST_TEST(gone[0].first == a1);
+  BOOST_TEST(gone[1].first == a2);
+  BOOST_TEST(gone[1].second.member == 3u);
+  BOOST_TEST(t.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(overdue_leases_are_reported_once_and_the_next_due_time_is_known) {
+  table t;
+  auto first = t.issue(1, "a", t0);
+  t.issue(2, "b", t0 + 3s);
+  std::vector<uint64_t> reported;
+  auto record = [&](uint64_t id, const table::record&) { reported.push_back(id); };
+  // Before max_lease: nothing, and the first lease is the next due.
+  auto next = t.report_overdue(t0 + 4s, 5s, record);
+  BOOST_TEST(reported.empty());
+  BOOST_TEST((next == t0 + 5s));
+  // The edge is inclusive (held for max_lease = too long).
+  next = t.report_overdue(t0 + 5s, 5s, record);
+  BOOST_TEST(reported == (std::vector<uint64_t>{first}), boost::test_tools::per_element());
+  BOOST_TEST((next == t0 + 8s));
+  // Reported once: later checks skip it.
+  next = t.report_overdue(t0 + 6s, 5s, record);
+  BOOST_TEST(reported.size() == 1u);
+  BOOST_TEST((next == t0 + 8s));
+  t.report_overdue(t0 + 8s, 5s, record);
+  BOOST_TEST(reported.size() == 2u);
+  BOOST_TEST(!t.report_overdue(t0 + 9s, 5s, record)); // none left to report
 }
 
 BOOST_AUTO_TEST_SUITE_END()
