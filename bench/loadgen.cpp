@@ -3,7 +3,9 @@
 //   ghostnet-loadgen --host 127.0.0.1 --port P --mode MODE [options]
 //
 // Modes: pipeline | bulk | rr (streams of `size`-byte messages, `depth` in
-// flight per connection), connect (connect, 1-byte echo, RST close, repeat),
+// flight per connection), connect (connect, one `size`-byte echo (default
+// 1), RST close, repeat; --sources N binds the clients to 127.0.0.1 ..
+// 127.0.0.N in turn, so the 4-tuples spread as from N hosts),
 // idle (open N connections, echo one message each, print READY, hold them
 // until stdin reaches EOF or --hold seconds pass; stdin is only watched when
 // it is a pipe, tty or socket, so `< /dev/null` or `&` leave just --hold).
@@ -53,6 +55,7 @@ struct Options {
   double warmup = 0.5;
   double hold = -1;     // idle: seconds to hold after READY (-1: 60, or stdin EOF)
   bool tls = false;
+  int sources = 0;      // connect: bind to 127.0.0.1 .. 127.0.0.<sources>
 };
 
 struct Result {
@@ -88,10 +91,22 @@ int ms_until(Clock::time_point t) {
 }
 
 // Starts a non-blocking connect. Returns the descriptor, or -errno.
-int start_connect(const sockaddr_storage& addr, socklen_t len, bool rst_on_close) {
+int start_connect(const sockaddr_storage& addr, socklen_t len, bool rst_on_close,
+                  int source = 0) {
   int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
+  if (source > 0 && addr.ss_family == AF_INET) {
+    // 127.0.0.<source>, any port: loopback answers the whole 127/8.
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000000u | static_cast<uint32_t>(source));
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0) {
+      int err = errno;
+      close(fd);
+      return -err;
+    }
+  }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (rst_on_close) {
@@ -306,26 +321,29 @@ WorkerOut run_streams(const Options& o, const sockaddr_storage& addr, socklen_t 
   return out;
 }
 
-// connect: each slot connects, echoes one byte, closes with RST, repeats.
+// connect: each slot connects, echoes one message, closes with RST, repeats.
 WorkerOut run_connects(const Options& o, const sockaddr_storage& addr, socklen_t len,
                        int slots_n) {
+  const size_t msg = static_cast<size_t>(o.size);
   struct Slot {
     int fd = -1;
     uint32_t gen = 0;
     bool connected = false;
-    unsigned char byte = 0;
+    size_t off = 0, got = 0;
     Clock::time_point retry_at{};
   };
   std::vector<Slot> slots(static_cast<size_t>(slots_n));
   int epfd = epoll_create1(EPOLL_CLOEXEC);
-  uint64_t done = 0, errors = 0, addr_busy = 0;
+  uint64_t done = 0, errors = 0, addr_busy = 0, opened = 0;
 
   auto open_slot = [&](uint32_t i) {
     Slot& s = slots[i];
     s.gen++;
     s.connected = false;
-    s.byte = static_cast<unsigned char>(done + i);
-    s.fd = start_connect(addr, len, true);
+    s.off = (done * 131 + i * 7919u) % kPatternLen; // a different message each time
+    s.got = 0;
+    int source = o.sources > 0 ? 1 + static_cast<int>(opened++ % static_cast<uint64_t>(o.sources)) : 0;
+    s.fd = start_connect(addr, len, true, source);
     if (s.fd >= 0 && watch(epfd, s.fd, tag(i, s.gen)))
       return;
     ++errors;
@@ -357,18 +375,22 @@ WorkerOut run_connects(const Options& o, const sockaddr_storage& addr, socklen_t
       if (!s.connected) {
         // A refused connect reports EPOLLERR|EPOLLHUP without EPOLLOUT.
         if ((ev & (EPOLLERR | EPOLLHUP)) || connect_failed(s.fd) ||
-            send(s.fd, &s.byte, 1, MSG_NOSIGNAL) != 1) {
+            send(s.fd, &g_pattern[s.off], msg, MSG_NOSIGNAL) != static_cast<ssize_t>(msg)) {
           recycle(i, false);
           continue;
         }
         s.connected = true;
       }
-      unsigned char got = 0;
-      ssize_t r = recv(s.fd, &got, 1, 0);
-      if (r == 1)
-        recycle(i, got == s.byte);
-      else if (r == 0 || (errno != EAGAIN && errno != EINTR) || (ev & (EPOLLERR | EPOLLHUP)))
+      unsigned char buf[kChunk];
+      ssize_t r = recv(s.fd, buf, std::min(msg - s.got, sizeof buf), 0);
+      if (r > 0) {
+        bool same = std::memcmp(buf, &g_pattern[s.off + s.got], static_cast<size_t>(r)) == 0;
+        s.got += static_cast<size_t>(r);
+        if (!same || s.got == msg)
+          recycle(i, same);
+      } else if (r == 0 || (errno != EAGAIN && errno != EINTR) || (ev & (EPOLLERR | EPOLLHUP))) {
         recycle(i, false);
+      }
     }
     auto now = Clock::now();
     for (uint32_t i = 0; i < slots.size(); ++i)
@@ -629,7 +651,7 @@ uint64_t run_idle(const Options& o, const sockaddr_storage& addr, socklen_t len)
                "usage: ghostnet-loadgen --port P [--host 127.0.0.1|::1]\n"
                "  [--mode pipeline|bulk|rr|connect|idle] [--conns N] [--size BYTES]\n"
                "  [--depth N] [--concurrency N] [--duration S] [--warmup S]\n"
-               "  [--threads N] [--batch N] [--hold S] [--tls]\n",
+               "  [--threads N] [--batch N] [--hold S] [--sources N] [--tls]\n",
                why);
   std::exit(2);
 }
@@ -657,6 +679,7 @@ Options parse_options(int argc, char** argv) {
     else if (key == "--duration") o.duration = std::atof(v.c_str());
     else if (key == "--warmup") o.warmup = std::atof(v.c_str());
     else if (key == "--hold") o.hold = std::atof(v.c_str());
+    else if (key == "--sources") o.sources = std::atoi(v.c_str());
     else usage(("unknown option " + key).c_str());
   }
   bool bulk = o.mode == "bulk";

@@ -236,21 +236,25 @@ measure_idle() { # NAME [CONNS [LOADGEN ARGS...]]
   VALUE=$(awk -v a="$after" -v b="$before" -v n="$((conns - errors))" 'BEGIN { printf "%.1f", (a - b) / n }')
 }
 
-PLAIN_METRICS=(pipeline bulk rr connect idle)
-TLS_METRICS=(tls_connect tls_cpu tls_bulk tls_idle)
+PLAIN_METRICS=(pipeline bulk rr connect connect8 idle)
+TLS_METRICS=(tls_connect tls_cpu tls_pipeline tls_rr tls_bulk tls_idle)
 declare -A LABEL=(
   [pipeline]="64 B pipelined msg/s (50 conns x depth 16)"
   [bulk]="16 KiB bulk MB/s (4 conns x depth 4)"
   [rr]="64 B request/response msg/s (50 conns)"
-  [connect]="connects/s (50 concurrent)"
+  [connect]="connects/s (50 concurrent, 1 B echo)"
+  [connect8]="connect, 64 B echo, close /s (8 in flight, sources 127.0.0.1-16)"
   [idle]="bytes per idle conn ($IDLE_CONNS conns, lower is better)"
   [tls_connect]="TLS handshakes/s (50 concurrent, full TLS 1.3 + 64 B echo)"
   [tls_cpu]="TLS server CPU us per handshake (lower is better)"
+  [tls_pipeline]="TLS 64 B pipelined msg/s (50 conns x depth 16)"
+  [tls_rr]="TLS 64 B request/response msg/s (50 conns)"
   [tls_bulk]="TLS 16 KiB MB/s (4 conns x depth 4)"
   [tls_idle]="bytes per idle TLS conn ($TLS_IDLE_CONNS conns, lower is better)"
 )
-declare -A FORMAT=([pipeline]=%.0f [bulk]=%.1f [rr]=%.0f [connect]=%.0f [idle]=%.0f
-  [tls_connect]=%.0f [tls_cpu]=%.0f [tls_bulk]=%.1f [tls_idle]=%.0f)
+declare -A FORMAT=([pipeline]=%.0f [bulk]=%.1f [rr]=%.0f [connect]=%.0f [connect8]=%.0f
+  [idle]=%.0f [tls_connect]=%.0f [tls_cpu]=%.0f [tls_pipeline]=%.0f [tls_rr]=%.0f
+  [tls_bulk]=%.1f [tls_idle]=%.0f)
 
 # bench_server NAME COMMAND — every metric for one server, into RESULTS.
 bench_server() {
@@ -265,8 +269,10 @@ bench_server() {
     runs[bulk]+=" $VALUE"
     load "$name" msgs_per_s rr --conns 50 --size 64
     runs[rr]+=" $VALUE"
-    load "$name" connects_per_s connect --concurrency 50
+    load "$name" connects_per_s connect --concurrency 50 --size 1
     runs[connect]+=" $VALUE"
+    load "$name" connects_per_s connect --concurrency 8 --size 64 --sources 16
+    runs[connect8]+=" $VALUE"
   done
   stop_server "$name"
   # Idle memory on a fresh process each time: freed memory of earlier runs
@@ -298,6 +304,10 @@ bench_tls_server() {
     load "$name" connects_per_s connect --tls --concurrency 50
     runs[tls_connect]+=" $VALUE"
     runs[tls_cpu]+=" $(cpu_per_handshake "$ticks")"
+    load "$name" msgs_per_s pipeline --tls --conns 50 --size 64 --depth 16
+    runs[tls_pipeline]+=" $VALUE"
+    load "$name" msgs_per_s rr --tls --conns 50 --size 64
+    runs[tls_rr]+=" $VALUE"
     load "$name" mb_per_s bulk --tls --conns 4 --size 16384 --depth 4
     runs[tls_bulk]+=" $VALUE"
   done

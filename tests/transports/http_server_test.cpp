@@ -1,0 +1,379 @@
+// The HTTP/1.1 server layer: sans-IO on byte arrays split at every offset,
+// then on real sockets against curl and hand-written raw requests
+// (malformed, smuggling, oversized, slow), each answered with its status or
+// a close while the server keeps serving everyone else.
+
+#include "ghostnet/transports/detail/layer_slot.hpp"
+#include "ghostnet/transports/http/http_server.hpp"
+#include "tcp_fixture.hpp"
+#include "test_layers.hpp"
+#include "../run_command.hpp"
+
+using namespace ghostnet;
+using namespace ghostnet::test;
+namespace http = ghostnet::transports::http;
+
+namespace {
+
+std::shared_ptr<http::http_router> test_router() {
+  auto r = std::make_shared<http::http_router>();
+  auto ok = [](caf::error err) { BOOST_REQUIRE_MESSAGE(!err, describe(err)); };
+  ok(r->add("GET", "/hello", [](http::http_request&, http::http_response& res) {
+    res.headers.set("Content-Type", "text/plain");
+    res.body = "hello\n";
+  }));
+  ok(r->add("GET", "/users/{id}", [](http::http_request& req, http::http_response& res) {
+    res.body = "user " + req.params.at("id") + "\n";
+  }));
+  ok(r->add("GET", "/files/*", [](http::http_request& req, http::http_response& res) {
+    res.body = "file " + req.path + "\n";
+  }));
+  ok(r->add("POST", "/echo", [](http::http_request& req, http::http_response& res) {
+    res.body = req.body;
+  }));
+  ok(r->add("GET", "/throw", [](http::http_request&, http::http_response&) {
+    throw std::runtime_error("boom");
+  }));
+  return r;
+}
+
+/// The layer on a recording lower layer, fed through a slot as the broker
+/// does.
+struct sans_io {
+  recording_lower down;
+  tp::detail::layer_slot slot;
+
+  explicit sans_io(http::http_server_options opts = {}) {
+    slot.reset(http::http_server(test_router(), std::move(opts))(""));
+    BOOST_REQUIRE(!slot.start(down));
+  }
+
+  void feed(const std::string& bytes) {
+    BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{bytes.data(), bytes.size()}));
+  }
+};
+
+/// Drops the Date line (it changes every second).
+std::string without_date(std::string x) {
+  auto pos = x.find("Date: ");
+  while (pos != std::string::npos) {
+    auto end = x.find("\r\n", pos);
+    x.erase(pos, end + 2 - pos);
+    pos = x.find("Date: ");
+  }
+  return x;
+}
+
+std::string status_line(const std::string& response) {
+  return response.substr(0, response.find("\r\n"));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(http_server_sans_io)
+
+BOOST_AUTO_TEST_CASE(pipelined_requests_split_at_every_offset_get_the_same_answers) {
+  const std::string input = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                            "GET /users/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+  std::string expected;
+  {
+    sans_io whole;
+    whole.feed(input);
+    expected = without_date(whole.down.take_output());
+  }
+  BOOST_TEST(expected.find("HTTP/1.1 200 OK") == 0);
+  BOOST_TEST(expected.find("\r\n\r\nhello\n") != std::string::npos);
+  BOOST_TEST(expected.find("\r\n\r\nabcde") != std::string::npos);
+  BOOST_TEST(expected.find("\r\n\r\nuser 7\n") != std::string::npos);
+  for (size_t cut = 0; cut <= input.size(); ++cut) {
+    sans_io split;
+    split.feed(input.substr(0, cut));
+    split.feed(input.substr(cut));
+    BOOST_TEST(without_date(split.down.take_output()) == expected, "cut at " << cut);
+  }
+  // One byte at a time as well.
+  sans_io bytewise;
+  for (char c : input)
+    bytewise.feed(std::string(1, c));
+  BOOST_TEST(without_date(bytewise.down.take_output()) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(routes_exact_parameters_prefixes_404_and_405) {
+  sans_io s;
+  s.feed("GET /files/a/b.txt HTTP/1.1\r\n\r\n");
+  auto out = s.down.take_output();
+  BOOST_TEST(out.find("file /files/a/b.txt\n") != std::string::npos, out);
+  s.feed("GET /nothing HTTP/1.1\r\n\r\n");
+  BOOST_TEST(status_line(s.down.take_output()) == "HTTP/1.1 404 Not Found");
+  s.feed("DELETE /hello HTTP/1.1\r\n\r\n");
+  out = s.down.take_output();
+  BOOST_TEST(status_line(out) == "HTTP/1.1 405 Method Not Allowed");
+  BOOST_TEST(out.find("Allow: GET\r\n") != std::string::npos, out);
+  s.feed("GET /users/ HTTP/1.1\r\n\r\n"); // an empty parameter is no match
+  BOOST_TEST(status_line(s.down.take_output()) == "HTTP/1.1 404 Not Found");
+  BOOST_TEST(!s.down.closed);
+}
+
+BOOST_AUTO_TEST_CASE(head_sends_the_headers_of_get_without_the_body) {
+  sans_io s;
+  s.feed("HEAD /hello HTTP/1.1\r\n\r\n");
+  auto out = s.down.take_output();
+  BOOST_TEST(out.find("Content-Length: 6\r\n") != std::string::npos, out);
+  BOOST_TEST(out.substr(out.size() - 4) == "\r\n\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body) {
+  sans_io s;
+  s.feed("POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  BOOST_TEST(s.down.take_output() == "HTTP/1.1 100 Continue\r\n\r\n");
+  s.feed("body");
+  auto out = s.down.take_output();
+  BOOST_TEST(status_line(out) == "HTTP/1.1 200 OK");
+  BOOST_TEST(out.find("\r\n\r\nbody") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(connection_close_and_http_1_0_close_after_the_response) {
+  sans_io s;
+  s.feed("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+  auto out = s.down.take_output();
+  BOOST_TEST(out.find("Connection: close\r\n") != std::string::npos);
+  BOOST_TEST(out.find("HTTP/1.1 200", 10) == std::string::npos); // one answer only
+  BOOST_TEST(s.down.closed);
+  sans_io old;
+  old.feed("GET /hello HTTP/1.0\r\n\r\n");
+  BOOST_TEST(status_line(old.down.take_output()) == "HTTP/1.0 200 OK");
+  BOOST_TEST(old.down.closed);
+}
+
+BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_status_and_a_close) {
+  struct bad_case {
+    std::string request;
+    std::string status;
+  };
+  http::http_server_options opts;
+  opts.max_target = 64;
+  opts.max_header_bytes = 256;
+  opts.max_header_count = 8;
+  opts.max_body = 16;
+  std::string many_fields;
+  for (int i = 0; i < 9; ++i)
+    many_fields += "X-" + std::to_string(i) + ": y\r\n";
+  std::vector<bad_case> cases{
+    {"GARBAGE\r\n\r\n", "400"},
+    {"GET /hello HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "400"},
+    {"GET /hello HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", "400"},
+    {"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", "400"},
+    {"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "400"},
+    {"GET /hello HTTP/1.1\r\nX-A: b\r\n c\r\n\r\n", "400"},          // obs-fold
+    {"GET /hello HTTP/1.1\r\nX-A: b\rX-B: c\r\n\r\n", "400"},        // bare CR
+    {"GET /hello HTTP/1.1\nHost: x\n\n", "400"},                     // bare LF
+    {"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "501"},
+    {"GET /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n", "414"},
+    {"GET /hello HTTP/1.1\r\n" + many_fields + "\r\n", "431"},
+    {"GET /hello HTTP/1.1\r\nX-Big: " + std::string(300, 'v') + "\r\n\r\n", "431"},
+    {"POST /echo HTTP/1.1\r\nContent-Length: 17\r\n\r\n", "413"},
+    {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" + std::string(32, 'x'), "413"},
+    {"GET /hello HTTP/1.1\r\nExpect: magic\r\n\r\n", "417"},
+    {"GET /hello HTTP/2.0\r\n\r\n", "505"},
+    {"GET hello HTTP/1.1\r\n\r\n", "400"},
+  };
+  for (auto& c : cases) {
+    sans_io s{opts};
+    s.feed(c.request);
+    auto out = s.down.take_output();
+    BOOST_TEST(out.rfind("HTTP/1.1 " + c.status, 0) == 0, c.request << " -> " << status_line(out));
+    BOOST_TEST(out.find("Connection: close\r\n") != std::string::npos, c.request);
+    BOOST_TEST(s.down.closed, c.request);
+    // What follows is not read: no second answer.
+    s.feed("GET /hello HTTP/1.1\r\n\r\n");
+    BOOST_TEST(s.down.take_output().empty(), c.request);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_handler_is_a_500_for_that_request_only) {
+  sans_io s;
+  s.feed("GET /throw HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+  auto out = s.down.take_output();
+  BOOST_TEST(status_line(out) == "HTTP/1.1 500 Internal Server Error");
+  BOOST_TEST(out.find("hello\n") != std::string::npos);
+  BOOST_TEST(!s.down.closed);
+}
+
+BOOST_AUTO_TEST_CASE(deadlines_header_then_body_then_keep_alive) {
+  http::http_server_options opts;
+  opts.header_timeout = std::chrono::seconds(1);
+  opts.body_timeout = std::chrono::seconds(2);
+  opts.keep_alive_timeout = std::chrono::seconds(3);
+  sans_io s{opts};
+  auto* layer = s.slot.get();
+  BOOST_TEST((layer->next_deadline() == s.down.time + std::chrono::seconds(3)));
+  s.down.time += std::chrono::milliseconds(500);
+  s.feed("GET /hel"); // the header deadline starts with the first byte
+  BOOST_TEST((layer->next_deadline() == s.down.time + std::chrono::seconds(1)));
+  s.down.time += std::chrono::seconds(1);
+  BOOST_REQUIRE(!layer->on_timeout(s.down.time));
+  auto out = s.down.take_output();
+  BOOST_TEST(status_line(out) == "HTTP/1.1 408 Request Timeout");
+  BOOST_TEST(s.down.closed);
+  BOOST_TEST(!layer->next_deadline());
+  // An idle keep-alive connection closes without a word.
+  sans_io idle{opts};
+  idle.down.time += std::chrono::seconds(3);
+  BOOST_REQUIRE(!idle.slot.get()->on_timeout(idle.down.time));
+  BOOST_TEST(idle.down.take_output().empty());
+  BOOST_TEST(idle.down.closed);
+  // The body has its own deadline.
+  sans_io body{opts};
+  body.feed("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+  BOOST_TEST((body.slot.get()->next_deadline() == body.down.time + std::chrono::seconds(2)));
+}
+
+BOOST_AUTO_TEST_CASE(invalid_options_and_routes_are_configuration_errors) {
+  http::http_server_options opts;
+  opts.header_timeout = caf::timespan{0};
+  BOOST_TEST(is(http::validate(opts), errc::invalid_configuration));
+  http::http_router r;
+  auto noop = [](http::http_request&, http::http_response&) {};
+  BOOST_TEST(is(r.add("GET", "nope", noop), errc::invalid_configuration));
+  BOOST_TEST(is(r.add("GET", "/a/*/b", noop), errc::invalid_configuration));
+  BOOST_TEST(is(r.add("GET", "/a/{}", noop), errc::invalid_configuration));
+  BOOST_TEST(is(r.add("", "/a", noop), errc::invalid_configuration));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- real sockets -------------------------------------------------------------------
+
+namespace {
+
+tp::tcp_service_options http_service(http::http_server_options opts = {}) {
+  auto svc = echo_service();
+  svc.name = "http";
+  svc.handler = nullptr;
+  svc.listener.connection.protocol = http::http_server(test_router(), std::move(opts));
+  return svc;
+}
+
+std::string url(const tp::endpoint& ep, const std::string& path) {
+  return "http://127.0.0.1:" + std::to_string(ep.port) + path;
+}
+
+/// Reads until the peer closes or `want` appears.
+std::string read_until(client& c, const std::string& want) {
+  std::string got;
+  while (got.find(want) == std::string::npos) {
+    auto ch = c.read_exactly(1);
+    if (ch.empty())
+      break;
+    got += ch;
+  }
+  return got;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(http_server_sockets, tcp_fixture)
+
+BOOST_AUTO_TEST_CASE(curl_reuses_one_connection_for_several_requests) {
+  auto svc = start_service(http_service());
+  auto out = run_command("curl -s --http1.1 -w '[%{http_code} %{num_connects}]' "
+                         + url(svc.bound, "/hello") + " " + url(svc.bound, "/users/42"));
+  BOOST_TEST(out.status == 0, out.output);
+  BOOST_TEST(out.output == "hello\n[200 1]user 42\n[200 0]", out.output);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(curl_head_chunked_upload_and_expect_100_continue) {
+  auto svc = start_service(http_service());
+  auto head = run_command("curl -s -I " + url(svc.bound, "/hello"));
+  BOOST_TEST(head.output.find("HTTP/1.1 200 OK") == 0, head.output);
+  BOOST_TEST(head.output.find("Content-Length: 6") != std::string::npos, head.output);
+  BOOST_TEST(head.output.find("Server: ghostnet") != std::string::npos, head.output);
+  BOOST_TEST(head.output.find("Date: ") != std::string::npos, head.output);
+  auto chunked = run_command("printf 'chunked body' | curl -s -H 'Transfer-Encoding: chunked'"
+                             " --data-binary @- " + url(svc.bound, "/echo"));
+  BOOST_TEST(chunked.output == "chunked body", chunked.output);
+  auto expect = run_command("printf 'expected' | curl -sv -H 'Expect: 100-continue'"
+                            " --data-binary @- " + url(svc.bound, "/echo") + " 2>&1");
+  BOOST_TEST(expect.output.find("HTTP/1.1 100 Continue") != std::string::npos, expect.output);
+  BOOST_TEST(expect.output.find("expected") != std::string::npos, expect.output);
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_requests_on_a_raw_socket_are_answered_in_order) {
+  auto svc = start_service(http_service());
+  client c{svc.bound};
+  BOOST_REQUIRE(c.send_all("GET /users/1 HTTP/1.1\r\n\r\nGET /users/2 HTTP/1.1\r\n\r\n"
+                           "GET /users/3 HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  auto got = read_until(c, "user 3\n");
+  auto p1 = got.find("user 1");
+  auto p2 = got.find("user 2");
+  auto p3 = got.find("user 3");
+  BOOST_TEST((p1 < p2 && p2 < p3 && p3 != std::string::npos), got);
+  BOOST_TEST(c.sees_close());
+  c.close();
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(a_smuggling_attempt_is_refused_and_others_are_still_served) {
+  auto svc = start_service(http_service());
+  client bad{svc.bound};
+  BOOST_REQUIRE(bad.send_all("POST /echo HTTP/1.1\r\nContent-Length: 6\r\n"
+                             "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"));
+  auto answer = read_until(bad, "\r\n\r\n");
+  BOOST_TEST(answer.find("HTTP/1.1 400") == 0, answer);
+  BOOST_TEST(bad.sees_close());
+  bad.close();
+  auto good = run_command("curl -s " + url(svc.bound, "/hello"));
+  BOOST_TEST(good.output == "hello\n");
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(a_slowloris_client_is_cut_off_at_the_header_deadline) {
+  http::http_server_options opts;
+  opts.header_timeout = std::chrono::milliseconds(300);
+  auto svc = start_service(http_service(opts));
+  client slow{svc.bound};
+  auto t0 = std::chrono::steady_clock::now();
+  std::string request = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  bool cut = false;
+  for (char ch : request) {
+    if (!slow.send_all(std::string(1, ch))) {
+      cut = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(600))
+      break;
+  }
+  auto answer = read_until(slow, "\r\n\r\n");
+  BOOST_TEST((cut || answer.find("HTTP/1.1 408") == 0), answer);
+  BOOST_TEST(slow.sees_close());
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST((elapsed >= std::chrono::milliseconds(300)));
+  BOOST_TEST((elapsed < std::chrono::seconds(5)));
+  slow.close();
+  // Meanwhile and after, the server serves everyone else.
+  auto good = run_command("curl -s " + url(svc.bound, "/hello"));
+  BOOST_TEST(good.output == "hello\n");
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_keep_alive_connection_is_closed_quietly) {
+  http::http_server_options opts;
+  opts.keep_alive_timeout = std::chrono::milliseconds(200);
+  auto svc = start_service(http_service(opts));
+  client c{svc.bound};
+  BOOST_REQUIRE(c.send_all("GET /hello HTTP/1.1\r\n\r\n"));
+  auto first = read_until(c, "hello\n");
+  BOOST_TEST(first.find("200 OK") != std::string::npos);
+  BOOST_TEST(c.sees_close()); // within the keep-alive timeout, no 408
+  c.close();
+  stop(svc.root);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

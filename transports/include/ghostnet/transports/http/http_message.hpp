@@ -1,0 +1,70 @@
+#pragma once
+
+// HTTP/1.1 requests and responses as the server's handlers see them: whole
+// messages with their headers and bodies (streaming bodies are not in yet;
+// see docs/http.md).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ghostnet::transports::http {
+
+/// Header fields in the order they arrived (or are to be sent). Names
+/// compare case-insensitively.
+class http_fields {
+public:
+  /// The value of the first field called `name`, or empty.
+  [[nodiscard]] std::string_view get(std::string_view name) const noexcept;
+
+  [[nodiscard]] bool contains(std::string_view name) const noexcept;
+
+  /// Appends a field (a second one of the same name is a second line).
+  void add(std::string name, std::string value);
+
+  /// Replaces every field called `name` by one with `value`.
+  void set(std::string name, std::string value);
+
+  void erase(std::string_view name);
+
+  [[nodiscard]] size_t size() const noexcept {
+    return fields_.size();
+  }
+
+  [[nodiscard]] auto begin() const noexcept {
+    return fields_.begin();
+  }
+
+  [[nodiscard]] auto end() const noexcept {
+    return fields_.end();
+  }
+
+private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+struct http_request {
+  std::string method;  ///< e.g. "GET"
+  std::string target;  ///< the request target as sent, e.g. "/a?b=c"
+  std::string path;    ///< the target without its query
+  std::string query;   ///< after '?', empty if none
+  unsigned version = 11; ///< 10 or 11
+  http_fields headers;
+  std::string body;    ///< chunked bodies arrive decoded
+  /// Values of `{name}` segments of the route that matched.
+  std::map<std::string, std::string, std::less<>> params;
+};
+
+struct http_response {
+  unsigned status = 200;
+  http_fields headers; ///< Content-Length, Date, Server are added
+  std::string body;
+};
+
+/// The reason phrase of `status`, e.g. "Not Found"; "Unknown" if none.
+[[nodiscard]] const char* reason_phrase(unsigned status) noexcept;
+
+} // namespace ghostnet::transports::http

@@ -1,0 +1,56 @@
+#pragma once
+
+// An HTTP/1.1 server as a layer of the connection stack: Beast's sans-IO
+// parser (basic_parser) reads requests, a router picks the handler, and the
+// layer writes the responses in order (keep-alive, pipelining). Every limit
+// answers with its status and closes; every timeout is the layer's own
+// deadline (docs/http.md).
+//
+//   tcp_service_options svc;
+//   svc.listener.connection.protocol = http::http_server(router);
+
+#include <memory>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/timespan.hpp>
+
+#include "ghostnet/transports/http/http_router.hpp"
+#include "ghostnet/transports/layer_fwd.hpp"
+
+namespace ghostnet::transports::http {
+
+struct http_server_options {
+  /// Longest request target; longer: 414. Default 8 KiB.
+  size_t max_target = 8 * 1024;
+  /// Header fields (names, values, line ends) of one request; more: 431.
+  /// Default 16 KiB.
+  size_t max_header_bytes = 16 * 1024;
+  /// Header fields of one request; more: 431. Default 100.
+  size_t max_header_count = 100;
+  /// Body of one request (after chunked decoding); more: 413. Default 1 MiB.
+  size_t max_body = 1024 * 1024;
+  /// From the first byte of a request to the end of its header; then 408
+  /// and close (slowloris). Default 10 s.
+  caf::timespan header_timeout = std::chrono::seconds(10);
+  /// From the end of the header to the end of the body; then 408. Default
+  /// 30 s.
+  caf::timespan body_timeout = std::chrono::seconds(30);
+  /// An idle keep-alive connection is closed (silently) after this long.
+  /// Default 15 s.
+  caf::timespan keep_alive_timeout = std::chrono::seconds(15);
+  /// Requests served on one connection before it closes; 0 = no limit.
+  size_t max_requests = 0;
+  /// The Server header; empty: none.
+  std::string server_name = "ghostnet";
+};
+
+[[nodiscard]] caf::error validate(const http_server_options& opts);
+
+/// A layer factory for `connection_options::protocol`: one HTTP/1.1 server
+/// layer per connection, all sharing `router`.
+[[nodiscard]] layer_factory
+http_server(std::shared_ptr<const http_router> router,
+            http_server_options opts = {});
+
+} // namespace ghostnet::transports::http

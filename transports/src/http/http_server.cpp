@@ -1,0 +1,299 @@
+#include "ghostnet/transports/http/http_server.hpp"
+
+#include <ctime>
+#include <optional>
+
+#include <boost/beast/http/error.hpp>
+
+#include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/format.hpp"
+#include "ghostnet/actors/log.hpp"
+#include "ghostnet/transports/layer.hpp"
+#include "request_parser.hpp"
+
+namespace ghostnet::transports::http {
+
+namespace {
+
+using detail::request_parser;
+
+/// The Date header, formatted once per second per thread. Wall-clock time
+/// is the one clock a layer reads itself: it is a header value, not a
+/// deadline (deadlines come from lower_layer::now()).
+const std::string& http_date() {
+  thread_local std::time_t cached_at = 0;
+  thread_local std::string cached;
+  auto now = std::time(nullptr);
+  if (now != cached_at) {
+    cached_at = now;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached.assign(buf, n);
+  }
+  return cached;
+}
+
+void append(std::vector<char>& out, std::string_view x) {
+  out.insert(out.end(), x.begin(), x.end());
+}
+
+class server_layer final : public upper_layer {
+public:
+  server_layer(std::shared_ptr<const http_router> router,
+               std::shared_ptr<const http_server_options> opts)
+    : router_(std::move(router)), opts_(std::move(opts)) {
+    // nop
+  }
+
+  caf::error start(lower_layer& down) override {
+    down_ = &down;
+    down.established();
+    wait_for_request();
+    return caf::none;
+  }
+
+  caf::expected<size_t> consume(byte_view input) override {
+    if (closing_)
+      return input.size(); // after a refusal or the last response
+    size_t used = 0;
+    while (used < input.size() && !closing_) {
+      auto rest = input.subspan(used, input.size() - used);
+      if (phase_ == phase::idle) {
+        phase_ = phase::header;
+        deadline_ = down_->now() + opts_->header_timeout;
+        parser_.emplace(*opts_);
+        header_checked_ = false;
+      }
+      if (phase_ == phase::header && !header_checked_) {
+        std::string_view text{rest.data(), rest.size()};
+        // Checked before Beast sees it, the whole header once it is
+        // complete (what arrived so far until then).
+        auto end = text.find("\r\n\r\n");
+        bool complete = end != std::string_view::npos;
+        if (complete)
+          text = text.substr(0, end + 4);
+        if (auto why = detail::bad_line_ending(text, complete)) {
+          refuse(400, why);
+          return input.size();
+        }
+        header_checked_ = complete;
+      }
+      boost::beast::error_code ec;
+      auto n = parser_->put(boost::asio::const_buffer{rest.data(), rest.size()},
+                            ec);
+      used += n;
+      down_->info().bytes_in += n;
+      if (ec == boost::beast::http::error::need_more)
+        break; // the rest stays below until more arrives
+      if (ec) {
+        auto status = parser_->refused != 0
+                        ? parser_->refused
+                        : detail::status_of(ec, parser_->request_line_done);
+        refuse(status, parser_->refused != 0 ? parser_->why : ec.message());
+        return input.size();
+      }
+      if (phase_ == phase::header && parser_->is_header_done()) {
+        phase_ = phase::body;
+        deadline_ = down_->now() + opts_->body_timeout;
+        if (parser_->expect_continue && !parser_->is_done()) {
+          auto& out = down_->begin_output();
+          append(out, "HTTP/1.1 100 Continue\r\n\r\n");
+          down_->end_output();
+        }
+      }
+      if (parser_->is_done())
+        serve();
+      else if (n == 0)
+        break;
+    }
+    return used;
+  }
+
+  caf::error on_eof() override {
+    // A request cut short cannot be answered; the responses are out.
+    closing_ = true;
+    down_->close();
+    return caf::none;
+  }
+
+  void request_close() override {
+    // Graceful drain: a request being received is still served (with
+    // Connection: close), bounded by the connection's drain timeout.
+    draining_ = true;
+    if (phase_ == phase::idle && !closing_) {
+      closing_ = true;
+      down_->close();
+    }
+  }
+
+  std::optional<layer_time> next_deadline() const override {
+    if (closing_ || !down_)
+      return std::nullopt;
+    return deadline_;
+  }
+
+  caf::error on_timeout(layer_time now) override {
+    if (closing_ || now < deadline_)
+      return caf::none;
+    if (phase_ == phase::idle) {
+      closing_ = true; // an idle keep-alive connection: close silently
+      down_->close();
+      return caf::none;
+    }
+    refuse(408, phase_ == phase::header
+                  ? "request header not complete within "
+                      + format_duration(opts_->header_timeout)
+                  : "request body not complete within "
+                      + format_duration(opts_->body_timeout));
+    return caf::none;
+  }
+
+  const char* operation() const noexcept override {
+    return "http request";
+  }
+
+  const char* name() const noexcept override {
+    return "http/1.1";
+  }
+
+private:
+  enum class phase : uint8_t { idle, header, body };
+
+  void wait_for_request() {
+    phase_ = phase::idle;
+    deadline_ = down_->now() + opts_->keep_alive_timeout;
+  }
+
+  void serve() {
+    auto& req = parser_->request;
+    ++down_->info().frames_in;
+    ++served_;
+    http_response res;
+    try {
+      router_->dispatch(req, res);
+    } catch (const std::exception& ex) {
+      res = http_response{};
+      res.status = 500;
+      res.body = "internal server error\n";
+      log::warn("http:" + down_->full_info().remote.to_string(),
+                "handler_threw", {log::kv("target", req.target),
+                                  log::kv("what", std::string{ex.what()})});
+    }
+    bool keep = parser_->keep_alive() && !draining_
+                && (opts_->max_requests == 0 || served_ < opts_->max_requests);
+    write(res, req.method == "HEAD", keep, req.version);
+    parser_.reset();
+    if (!keep) {
+      closing_ = true;
+      down_->close();
+      return;
+    }
+    wait_for_request();
+  }
+
+  /// Answers `status` and closes: the rest of the input is never read.
+  void refuse(unsigned status, std::string why) {
+    log::debug("http:" + down_->full_info().remote.to_string(), "request_refused",
+               {log::kv("status", status), log::kv("why", why)});
+    http_response res;
+    res.status = status;
+    res.body = std::move(why) + "\n";
+    write(res, false, false, 11);
+    parser_.reset();
+    closing_ = true;
+    down_->close();
+  }
+
+  void write(http_response& res, bool head_only, bool keep, unsigned version) {
+    auto& out = down_->begin_output();
+    auto before = out.size();
+    append(out, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    append(out, std::to_string(res.status));
+    out.push_back(' ');
+    append(out, reason_phrase(res.status));
+    append(out, "\r\n");
+    for (auto& [k, v] : res.headers) {
+      if (k.empty() || v.find_first_of("\r\n") != std::string::npos)
+        continue; // a handler must not be able to split the response
+      append(out, k);
+      append(out, ": ");
+      append(out, v);
+      append(out, "\r\n");
+    }
+    if (!opts_->server_name.empty() && !res.headers.contains("Server")) {
+      append(out, "Server: ");
+      append(out, opts_->server_name);
+      append(out, "\r\n");
+    }
+    if (!res.headers.contains("Date")) {
+      append(out, "Date: ");
+      append(out, http_date());
+      append(out, "\r\n");
+    }
+    bool bodiless = res.status == 204 || res.status == 304
+                    || (res.status >= 100 && res.status < 200);
+    if (!bodiless) {
+      append(out, "Content-Length: ");
+      append(out, std::to_string(res.body.size()));
+      append(out, "\r\n");
+    }
+    if (!keep)
+      append(out, "Connection: close\r\n");
+    else if (version == 10)
+      append(out, "Connection: keep-alive\r\n");
+    append(out, "\r\n");
+    if (!head_only && !bodiless)
+      append(out, res.body);
+    down_->info().bytes_out += out.size() - before;
+    ++down_->info().frames_out;
+    down_->end_output();
+  }
+
+  std::shared_ptr<const http_router> router_;
+  std::shared_ptr<const http_server_options> opts_;
+  lower_layer* down_ = nullptr;
+  std::optional<request_parser> parser_;
+  layer_time deadline_{};
+  phase phase_ = phase::idle;
+  size_t served_ = 0;
+  bool header_checked_ = false;
+  bool closing_ = false;
+  bool draining_ = false;
+};
+
+} // namespace
+
+caf::error validate(const http_server_options& opts) {
+  auto bad = [](const char* field, const char* why) {
+    return config_error("validate http server", "", field, why);
+  };
+  if (opts.max_target == 0)
+    return bad("max_target", "must be > 0");
+  if (opts.max_header_bytes == 0)
+    return bad("max_header_bytes", "must be > 0");
+  if (opts.max_header_count == 0)
+    return bad("max_header_count", "must be > 0");
+  if (opts.header_timeout <= caf::timespan{0})
+    return bad("header_timeout", "must be > 0");
+  if (opts.body_timeout <= caf::timespan{0})
+    return bad("body_timeout", "must be > 0");
+  if (opts.keep_alive_timeout <= caf::timespan{0})
+    return bad("keep_alive_timeout", "must be > 0");
+  if (opts.server_name.find_first_of("\r\n") != std::string::npos)
+    return bad("server_name", "must not contain CR or LF");
+  return caf::none;
+}
+
+layer_factory http_server(std::shared_ptr<const http_router> router,
+                          http_server_options opts) {
+  auto shared = std::make_shared<const http_server_options>(std::move(opts));
+  return [router = std::move(router), shared](std::string_view) -> layer_ptr {
+    if (!router)
+      return nullptr;
+    return std::make_unique<server_layer>(router, shared);
+  };
+}
+
+} // namespace ghostnet::transports::http
