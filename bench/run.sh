@@ -334,7 +334,7 @@ add_column() { [[ " ${SERVERS[*]} " == *" $1 "* ]] || SERVERS+=("$1"); }
 GHOSTNET_CMD=${GHOSTNET_SERVER_CMD:-}
 NODE=$BUILD_DIR/samples/ghostnet-node
 # Every service on a free port; what the node makes itself goes to $WORK.
-NODE_ARGS="--host=127.0.0.1 --echo.port=0 --tls-echo.port=0 --data-dir=$(printf '%q' "$WORK/node-data") --scheduler-threads=1 --log-level=warn --ready-file={ready}"
+NODE_ARGS="--host=127.0.0.1 --echo.port=0 --tls-echo.port=0 --http.port=0 --data-dir=$(printf '%q' "$WORK/node-data") --scheduler-threads=1 --log-level=warn --ready-file={ready}"
 if [[ -z $GHOSTNET_CMD && -x $NODE ]]; then
   GHOSTNET_CMD="$(printf '%q' "$NODE") $NODE_ARGS"
 fi

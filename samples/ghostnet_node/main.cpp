@@ -1,9 +1,10 @@
 // ghostnet-node: the demo node of `make run`. A root supervisor owns a TCP
-// echo service and a TLS echo service; later issues add HTTP/WebSocket and
-// the dashboard.
+// echo service, a TLS echo service and an HTTP service (GET /hello); later
+// issues add WebSocket, metrics and the dashboard.
 //
 //   ghostnet-node [--config-file=node.ini] [--echo.port=7007]
-//                 [--tls-echo.port=7443] [--data-dir=D] [--ready-file=F]
+//                 [--tls-echo.port=7443] [--http.port=8080] [--data-dir=D]
+//                 [--ready-file=F]
 //   GHOSTNET_ECHO_PORT=0 ghostnet-node
 //
 // The TLS echo uses --tls-echo.certificate / --tls-echo.private-key, or, if
@@ -20,6 +21,7 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/node.hpp"
+#include "ghostnet/transports/http/http_server.hpp"
 #include "ghostnet/transports/tcp_service.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "ghostnet/transports/tls_self_signed.hpp"
@@ -56,6 +58,13 @@ caf::error declare_settings(ghostnet::node_options_parser& parser) {
      setting_type::string},
     {"tls-echo.handshake-timeout", "10s",
      "close TLS connections whose handshake takes longer",
+     setting_type::duration},
+    {"http.port", "8080", "HTTP service port (0: any free port)",
+     setting_type::uint16},
+    {"http.max-connections", "10000", "open HTTP connections at most",
+     setting_type::uint64},
+    {"http.keep-alive-timeout", "15s",
+     "close idle keep-alive HTTP connections after this long",
      setting_type::duration},
     {"data-dir", "ghostnet-data",
      "where the node keeps what it makes itself (certificates)",
@@ -145,6 +154,35 @@ tls_echo_options(const ghostnet::node_options& opts) {
   return echo;
 }
 
+/// The HTTP service: GET /hello for now; /metrics and the dashboard come
+/// with the observability work.
+caf::expected<tp::tcp_service_options>
+http_options(const ghostnet::node_options& opts) {
+  namespace http = tp::http;
+  auto port = opts.get_uint16("http.port");
+  auto max_conns = opts.get_uint64("http.max-connections");
+  auto keep_alive = opts.get_duration("http.keep-alive-timeout");
+  if (!port || !max_conns || !keep_alive)
+    return !port ? port.error() : !max_conns ? max_conns.error() : keep_alive.error();
+  auto routes = std::make_shared<http::http_router>();
+  auto err = routes->add("GET", "/hello", [](http::http_request&, http::http_response& res) {
+    res.headers.set("Content-Type", "text/plain; charset=utf-8");
+    res.body = "hello from ghostnet\n";
+  });
+  if (err)
+    return err;
+  http::http_server_options server;
+  server.keep_alive_timeout = *keep_alive;
+  if (auto err = http::validate(server))
+    return err;
+  tp::tcp_service_options svc;
+  svc.name = "http";
+  svc.listener.bind = tp::endpoint{opts.host, *port};
+  svc.listener.max_connections = *max_conns;
+  svc.listener.connection.protocol = http::http_server(std::move(routes), server);
+  return svc;
+}
+
 } // namespace
 
 int main(int argc, char** argv, char** envp) {
@@ -164,7 +202,7 @@ int main(int argc, char** argv, char** envp) {
   }
   ghostnet::node node{*opts}; // logging is set up from here on
   std::vector<tp::tcp_service_options> services;
-  for (auto make : {echo_options, tls_echo_options}) {
+  for (auto make : {echo_options, tls_echo_options, http_options}) {
     auto svc = make(*opts);
     if (!svc) {
       std::cerr << "ghostnet-node: " << ghostnet::describe(svc.error()) << "\n";

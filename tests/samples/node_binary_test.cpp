@@ -97,7 +97,7 @@ std::string temp_path(const char* name) {
   return "/tmp/ghostnet-" + std::to_string(getpid()) + "-" + name;
 }
 
-/// Flags every test passes: the TLS echo on a free port, and a data
+/// Flags every test passes: the TLS echo and HTTP on free ports, and a data
 /// directory of the test's own (removed by the destructor).
 struct node_dirs {
   std::string data = temp_path("data");
@@ -112,6 +112,7 @@ struct node_dirs {
 
   std::vector<std::string> args(std::vector<std::string> more) const {
     more.push_back("--tls-echo.port=0");
+    more.push_back("--http.port=0");
     more.push_back("--data-dir=" + data);
     return more;
   }
@@ -219,6 +220,22 @@ BOOST_AUTO_TEST_CASE(node_serves_tls_echo_with_a_self_signed_certificate_made_on
     BOOST_TEST(node.wait_exit() == 0, node.output());
     BOOST_TEST(node.output().find(expected_event) != std::string::npos, node.output());
   }
+}
+
+BOOST_AUTO_TEST_CASE(node_serves_http_hello_with_keep_alive) {
+  auto ready = temp_path("ready-http.json");
+  node_dirs dirs;
+  process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
+  auto ep = wait_ready(ready, "http");
+  auto url = "http://127.0.0.1:" + std::to_string(ep.port) + "/hello";
+  auto out = run_command("curl -s --http1.1 -w '[%{http_code} %{num_connects}]' " + url
+                         + " " + url, 10).output;
+  BOOST_TEST(out == "hello from ghostnet\n[200 1]hello from ghostnet\n[200 0]", out);
+  auto missing = run_command("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:"
+                             + std::to_string(ep.port) + "/nope", 10).output;
+  BOOST_TEST(missing == "404");
+  ::kill(node.pid, SIGTERM);
+  BOOST_TEST(node.wait_exit() == 0, node.output());
 }
 
 BOOST_AUTO_TEST_CASE(a_port_in_use_fails_the_start_once_with_the_address_and_exit_code_1) {
