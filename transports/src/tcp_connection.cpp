@@ -65,6 +65,19 @@ std::vector<char>& shared_read_buffer(size_t size) {
   return buf;
 }
 
+/// What only an outbound connection needs (accepted ones carry none of it).
+struct outbound {
+  explicit outbound(connect_options opts) : options(std::move(opts)) {
+    // nop
+  }
+  connect_options options;
+  std::vector<endpoint> candidates; ///< the remote's addresses, this attempt
+  size_t next_candidate = 0;
+  uint64_t resolve_token = 0;
+  bool resolving = false;
+  uint32_t attempts = 0;
+};
+
 /// The interface of the broker: the public one and what it sends itself.
 using connection_broker_actor = connection_actor::extend<
   caf::reacts_to<connection_stop_atom, caf::error>,
@@ -93,11 +106,11 @@ class connection_broker final : public connection_broker_base,
                                 private detail::timer_client {
 public:
   connection_broker(caf::actor_config& cfg, socket_handle sock,
-                    connection_options opts, handler_factory make_handler,
-                    std::optional<connect_options> connect,
-                    bool options_inherited, std::optional<endpoint> peer)
+                    std::shared_ptr<const detail::connection_config> config,
+                    std::unique_ptr<outbound> connect, bool options_inherited,
+                    std::optional<endpoint> peer)
     : connection_broker_base(cfg), sock_(std::move(sock)),
-      opts_(std::move(opts)), make_handler_(std::move(make_handler)),
+      config_(std::move(config)), timeouts_(config_->options.timeouts),
       connect_(std::move(connect)), options_inherited_(options_inherited) {
     if (peer) {
       info_.remote = std::move(*peer);
@@ -211,19 +224,19 @@ private:
   /// the handshake is done) or the protocol itself.
   layer_ptr make_stack() {
     auto above = [this](std::string_view alpn) { return make_protocol(alpn); };
-    if (opts_.tls.context)
-      return make_tls_layer(opts_.tls, connect_ ? connect_->remote.host : "",
+    if (opts().tls.context)
+      return make_tls_layer(opts().tls, connect_ ? connect_->options.remote.host : "",
                             std::move(above));
     return make_protocol("");
   }
 
   layer_ptr make_protocol(std::string_view alpn) {
-    if (opts_.protocol)
-      return opts_.protocol(alpn);
-    auto handler = make_handler_ ? make_handler_() : nullptr;
+    if (opts().protocol)
+      return opts().protocol(alpn);
+    auto handler = config_->make_handler ? config_->make_handler() : nullptr;
     if (!handler)
       return nullptr;
-    return make_framing_layer(opts_.framing, std::move(handler));
+    return make_framing_layer(opts().framing, std::move(handler));
   }
 
   /// Every call into the stack runs as a turn: one clock reading, and at
@@ -322,6 +335,10 @@ private:
 
   // -- socket -----------------------------------------------------------------
 
+  const connection_options& opts() const noexcept {
+    return config_->options;
+  }
+
   int fd() const noexcept {
     return watcher_ ? watcher_->fd() : -1;
   }
@@ -373,7 +390,7 @@ private:
 
   size_t hard_limit() const noexcept {
     // The answers to one read may always be sent: see docs/transports.md.
-    return opts_.high_water_mark + opts_.max_read_size;
+    return opts().high_water_mark + opts().max_read_size;
   }
 
   void on_ready(operation op) {
@@ -409,7 +426,7 @@ private:
   void on_readable() {
     if (done_)
       return;
-    auto& buf = shared_read_buffer(opts_.max_read_size);
+    auto& buf = shared_read_buffer(opts().max_read_size);
     auto n = ::recv(fd(), buf.data(), read_size_, 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -425,8 +442,8 @@ private:
     last_read_ = last_activity_ = clock().now();
     // Grow the read size while reads fill it (bulk transfer); the buffer is
     // shared, so a large read size costs nothing per idle connection.
-    if (len == read_size_ && read_size_ < opts_.max_read_size)
-      read_size_ = std::min(read_size_ * 2, opts_.max_read_size);
+    if (len == read_size_ && read_size_ < opts().max_read_size)
+      read_size_ = std::min(read_size_ * 2, opts().max_read_size);
     turn([&] {
       if (auto err = stack_.deliver(*this, byte_view{buf.data(), len}))
         fail(std::move(err));
@@ -461,7 +478,7 @@ private:
     }
     out_buf_.clear();
     watcher_->want_write(true);
-    if (queued_bytes() >= opts_.high_water_mark && watcher_->reading()) {
+    if (queued_bytes() >= opts().high_water_mark && watcher_->reading()) {
       watcher_->want_read(false); // backpressure: stop taking more work
       paused_ = true;
     }
@@ -486,7 +503,7 @@ private:
     if (write_offset_ == write_queue_.size()) {
       write_queue_.clear();
       write_offset_ = 0;
-      if (write_queue_.capacity() > opts_.max_read_size)
+      if (write_queue_.capacity() > opts().max_read_size)
         std::vector<char>{}.swap(write_queue_);
       watcher_->want_write(false);
       if (info_.state == connection_state::draining) {
@@ -494,12 +511,12 @@ private:
         return;
       }
     }
-    if (paused_ && queued_bytes() <= opts_.low_water_mark) {
+    if (paused_ && queued_bytes() <= opts().low_water_mark) {
       paused_ = false;
       if (!handler_paused_)
         watcher_->want_read(true);
     }
-    if (notify_writable_ && queued_bytes() < opts_.high_water_mark
+    if (notify_writable_ && queued_bytes() < opts().high_water_mark
         && started_) {
       notify_writable_ = false;
       turn([&] { stack_->on_writable(); });
@@ -547,9 +564,9 @@ private:
   }
 
   void arm_drain_bound() {
-    if (!drain_armed_ && opts_.timeouts.drain > caf::timespan{0}) {
+    if (!drain_armed_ && timeouts_.drain > caf::timespan{0}) {
       drain_armed_ = true;
-      arm(timer_kind::drain, opts_.timeouts.drain);
+      arm(timer_kind::drain, timeouts_.drain);
     }
   }
 
@@ -633,7 +650,7 @@ private:
     // Accepted sockets inherit their options from the listening socket
     // (Linux), so that accepting costs no setsockopt per connection.
     if (!options_inherited_)
-      if (auto err = apply_socket_options(fd(), opts_.socket, where())) {
+      if (auto err = apply_socket_options(fd(), opts().socket, where())) {
         finish(std::move(err));
         return;
       }
@@ -648,33 +665,33 @@ private:
   /// One attempt: a lookup if the host is a name, then each address in
   /// turn until one connects, all within one connect timeout.
   void start_connect_attempt() {
-    ++attempts_;
-    arm(timer_kind::connect, connect_->timeout);
-    candidates_.clear();
-    next_candidate_ = 0;
-    if (detail::needs_lookup(connect_->remote)) {
-      resolving_ = true;
-      detail::resolve_async(this->address(), ++resolve_token_, connect_->remote);
+    ++connect_->attempts;
+    arm(timer_kind::connect, connect_->options.timeout);
+    connect_->candidates.clear();
+    connect_->next_candidate = 0;
+    if (detail::needs_lookup(connect_->options.remote)) {
+      connect_->resolving = true;
+      detail::resolve_async(this->address(), ++connect_->resolve_token, connect_->options.remote);
       return;
     }
-    candidates_.push_back(connect_->remote);
+    connect_->candidates.push_back(connect_->options.remote);
     connect_next_candidate();
   }
 
   void on_resolved(uint64_t token, caf::expected<std::vector<endpoint>> eps) {
-    if (!resolving_ || token != resolve_token_)
+    if (!connect_->resolving || token != connect_->resolve_token)
       return; // an attempt that timed out or was given up
-    resolving_ = false;
+    connect_->resolving = false;
     if (!eps) {
       connect_failed(std::move(eps.error()));
       return;
     }
-    candidates_ = std::move(*eps);
+    connect_->candidates = std::move(*eps);
     connect_next_candidate();
   }
 
   void connect_next_candidate() {
-    auto ep = candidates_[next_candidate_++];
+    auto ep = connect_->candidates[connect_->next_candidate++];
     info_.remote = ep; // the address, not the name it was looked up by
     where_ = ep.to_string();
     bool in_progress = false;
@@ -694,7 +711,7 @@ private:
 
   /// The next address, if the name had more; else the attempt failed.
   void candidate_failed(caf::error err) {
-    if (next_candidate_ < candidates_.size()) {
+    if (connect_->next_candidate < connect_->candidates.size()) {
       close_socket();
       connect_next_candidate();
       return;
@@ -716,17 +733,17 @@ private:
   void connect_failed(caf::error err) {
     close_socket();
     cancel(timer_kind::connect);
-    resolving_ = false; // a late answer of the lookup is ignored
+    connect_->resolving = false; // a late answer of the lookup is ignored
     auto code = code_of(err);
-    bool retry = attempts_ <= connect_->retries && code && is_temporary(*code);
+    bool retry = connect_->attempts <= connect_->options.retries && code && is_temporary(*code);
     if (!retry) {
       finish(std::move(err));
       return;
     }
-    auto delay = backoff_delay(connect_->backoff_min, connect_->backoff_max,
-                               attempts_, connect_->backoff_jitter);
+    auto delay = backoff_delay(connect_->options.backoff_min, connect_->options.backoff_max,
+                               connect_->attempts, connect_->options.backoff_jitter);
     log::debug("tcp_connection:" + where(), "connect_retry",
-               {log::kv("attempt", attempts_), log::kv("delay", delay),
+               {log::kv("attempt", connect_->attempts), log::kv("delay", delay),
                 log::kv("reason", err)});
     arm(timer_kind::retry, delay);
   }
@@ -748,7 +765,7 @@ private:
     // Forget timers armed with older settings.
     for (auto k : {timer_kind::idle, timer_kind::read, timer_kind::write})
       cancel(k);
-    const auto& t = opts_.timeouts;
+    const auto& t = timeouts_;
     if (t.idle > caf::timespan{0})
       arm(timer_kind::idle, t.idle);
     if (t.read > caf::timespan{0})
@@ -794,7 +811,7 @@ private:
       else
         arm(kind, std::chrono::duration_cast<caf::timespan>(limit - elapsed));
     };
-    const auto& t = opts_.timeouts;
+    const auto& t = timeouts_;
     switch (kind) {
       case timer_kind::idle:
         check(t.idle, last_activity_);
@@ -816,8 +833,8 @@ private:
       case timer_kind::connect:
         if (!transport_up_)
           connect_failed(make_error(errc::timeout, "connect",
-                                    connect_->remote.to_string(), 0,
-                                    resolving_ ? "the host name lookup took "
+                                    connect_->options.remote.to_string(), 0,
+                                    connect_->resolving ? "the host name lookup took "
                                                  "longer than the connect "
                                                  "timeout"
                                                : "no answer within the "
@@ -853,13 +870,9 @@ private:
   // -- state ------------------------------------------------------------------
 
   socket_handle sock_; ///< until adopted
-  connection_options opts_;
-  handler_factory make_handler_;
-  std::optional<connect_options> connect_;
-  std::vector<endpoint> candidates_; ///< the remote's addresses, this attempt
-  size_t next_candidate_ = 0;
-  uint64_t resolve_token_ = 0;
-  bool resolving_ = false;
+  std::shared_ptr<const detail::connection_config> config_; ///< shared
+  connection_timeouts timeouts_; ///< this connection's (timeouts_atom)
+  std::unique_ptr<outbound> connect_; ///< null for accepted connections
   detail::layer_slot stack_; ///< the bottom layer and its unconsumed bytes
   detail::fd_watcher_ptr watcher_;
   connection_info info_;
@@ -888,7 +901,6 @@ private:
   caf::error close_reason_;   ///< reported when a graceful close ends
   caf::error final_reason_;   ///< why it closed (none: cleanly)
   bool options_inherited_ = false; ///< accepted: options came with accept
-  uint32_t attempts_ = 0;
   detail::timer_slots<timer_kinds> timers_;
   caf::actor_clock::time_point last_activity_;
   caf::actor_clock::time_point last_read_;
@@ -898,7 +910,7 @@ private:
 };
 
 connection_broker::behavior_type connection_broker::make_behavior() {
-  read_size_ = opts_.min_read_size;
+  read_size_ = opts().min_read_size;
   stack_.reset(make_stack());
   if (stack_.empty()) {
     quit(make_error(errc::invalid_configuration, "start connection", "", 0,
@@ -917,8 +929,8 @@ connection_broker::behavior_type connection_broker::make_behavior() {
     finish(msg.reason);
   });
   if (connect_) {
-    where_ = connect_->remote.to_string();
-    info_.remote = connect_->remote;
+    where_ = connect_->options.remote.to_string();
+    info_.remote = connect_->options.remote;
     start_connect_attempt();
   } else {
     adopt(std::move(sock_));
@@ -956,7 +968,7 @@ connection_broker::behavior_type connection_broker::make_behavior() {
       return result;
     },
     [this](timeouts_atom, connection_timeouts& t) {
-      opts_.timeouts = t;
+      timeouts_ = t;
       // While connecting, the connect timer and the layers' deadlines run;
       // established() arms these.
       if (established_)
@@ -1002,28 +1014,17 @@ connection_broker::behavior_type connection_broker::make_behavior() {
 namespace {
 
 caf::expected<connection_actor>
-spawn_adopted(caf::actor_system& sys, socket_handle sock,
-              std::optional<endpoint> peer, const connection_options& opts,
-              handler_factory make_handler, bool options_inherited) {
-  if (auto err = validate(opts))
-    return err;
-  if (!sock)
-    return make_error(errc::invalid_state, "spawn connection", "", 0,
-                      "no socket");
-  // Accepted sockets come non-blocking from accept4; a caller's may not.
-  if (!options_inherited) {
-    int flags = ::fcntl(sock.get(), F_GETFL, 0);
-    if (flags < 0 || ::fcntl(sock.get(), F_SETFL, flags | O_NONBLOCK) < 0)
-      return make_os_error(errno, "spawn connection",
-                           remote_endpoint_of(sock.get()).to_string());
-  }
-  auto mm = middleman_of(sys, "spawn connection", "");
+spawn_broker(caf::actor_system& sys, socket_handle sock,
+             std::optional<endpoint> peer, detail::connection_config_ptr config,
+             std::unique_ptr<outbound> connect, bool options_inherited,
+             const std::string& where) {
+  auto mm = middleman_of(sys, connect ? "connect" : "spawn connection", where);
   if (!mm)
     return std::move(mm.error());
   caf::actor_config cfg{&(*mm)->backend()};
   auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
-    cfg, std::move(sock), opts, std::move(make_handler),
-    std::optional<connect_options>{}, options_inherited, std::move(peer));
+    cfg, std::move(sock), std::move(config), std::move(connect),
+    options_inherited, std::move(peer));
   return caf::actor_cast<connection_actor>(hdl);
 }
 
@@ -1032,19 +1033,39 @@ spawn_adopted(caf::actor_system& sys, socket_handle sock,
 caf::expected<connection_actor>
 spawn_connection(caf::actor_system& sys, socket_handle sock,
                  const connection_options& opts, handler_factory make_handler) {
-  return spawn_adopted(sys, std::move(sock), std::nullopt, opts,
-                       std::move(make_handler), false);
+  auto config = detail::make_connection_config(opts, std::move(make_handler));
+  if (!config)
+    return std::move(config.error());
+  if (!sock)
+    return make_error(errc::invalid_state, "spawn connection", "", 0,
+                      "no socket");
+  // A caller's socket may be blocking; accepted ones come non-blocking.
+  int flags = ::fcntl(sock.get(), F_GETFL, 0);
+  if (flags < 0 || ::fcntl(sock.get(), F_SETFL, flags | O_NONBLOCK) < 0)
+    return make_os_error(errno, "spawn connection",
+                         remote_endpoint_of(sock.get()).to_string());
+  return spawn_broker(sys, std::move(sock), std::nullopt, std::move(*config),
+                      nullptr, false, "");
 }
 
 namespace detail {
 
+caf::expected<connection_config_ptr>
+make_connection_config(connection_options opts, handler_factory make_handler) {
+  if (auto err = validate(opts))
+    return err;
+  return std::make_shared<const connection_config>(
+    connection_config{std::move(opts), std::move(make_handler)});
+}
+
 caf::expected<connection_actor>
 spawn_accepted_connection(caf::actor_system& sys, socket_handle sock,
                           const endpoint& peer,
-                          const connection_options& opts,
-                          handler_factory make_handler) {
-  return spawn_adopted(sys, std::move(sock), peer, opts,
-                       std::move(make_handler), true);
+                          const connection_config_ptr& config) {
+  if (!sock || !config)
+    return make_error(errc::invalid_state, "spawn connection",
+                      peer.to_string(), 0, "no socket or no configuration");
+  return spawn_broker(sys, std::move(sock), peer, config, nullptr, true, "");
 }
 
 } // namespace detail
@@ -1054,14 +1075,13 @@ caf::expected<connection_actor> connect(caf::actor_system& sys,
                                         handler_factory make_handler) {
   if (auto err = validate(opts))
     return err;
-  auto mm = middleman_of(sys, "connect", opts.remote.to_string());
-  if (!mm)
-    return std::move(mm.error());
-  caf::actor_config cfg{&(*mm)->backend()};
-  auto hdl = sys.spawn_class<connection_broker, caf::no_spawn_options>(
-    cfg, socket_handle{}, opts.connection, std::move(make_handler),
-    std::optional<connect_options>{opts}, false, std::nullopt);
-  return caf::actor_cast<connection_actor>(hdl);
+  auto config = detail::make_connection_config(opts.connection,
+                                               std::move(make_handler));
+  if (!config)
+    return std::move(config.error());
+  return spawn_broker(sys, socket_handle{}, std::nullopt, std::move(*config),
+                      std::make_unique<outbound>(opts), false,
+                      opts.remote.to_string());
 }
 
 } // namespace ghostnet::transports

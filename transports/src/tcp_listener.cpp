@@ -38,10 +38,10 @@ bool is_resource_error(int e) {
 class listener_broker final : public caf::io::broker {
 public:
   listener_broker(caf::actor_config& cfg, socket_handle sock,
-                  listener_options opts, handler_factory make_handler,
+                  listener_options opts, detail::connection_config_ptr config,
                   supervision::supervisor_actor connections)
     : caf::io::broker(cfg), sock_(std::move(sock)), opts_(std::move(opts)),
-      make_handler_(std::move(make_handler)),
+      config_(std::move(config)),
       connections_(std::move(connections)),
       registry_(std::make_shared<connection_registry>()) {
     resume_below_ = opts_.resume_below > 0 ? opts_.resume_below
@@ -209,8 +209,7 @@ private:
       return; // dropping the handle closes the socket
     }
     auto conn = detail::spawn_accepted_connection(system(), std::move(sock),
-                                                  peer, opts_.connection,
-                                                  make_handler_);
+                                                  peer, config_);
     if (!conn) {
       ++info_.start_failures;
       log::warn(source_, "connection_start_failed",
@@ -247,7 +246,7 @@ private:
 
   socket_handle sock_;
   listener_options opts_;
-  handler_factory make_handler_;
+  detail::connection_config_ptr config_; ///< shared by its connections
   supervision::supervisor_actor connections_;
   registry_ptr registry_;
   std::vector<caf::actor> adopted_; ///< spawned during this event
@@ -276,12 +275,16 @@ spawn_tcp_listener(caf::actor_system& sys, socket_handle listening,
                       opts.bind.to_string(), 0,
                       "needs a listening socket, a handler factory (or "
                       "connection.protocol) and a connections supervisor");
+  auto config = detail::make_connection_config(opts.connection,
+                                               std::move(make_handler));
+  if (!config)
+    return std::move(config.error());
   auto mm = middleman_of(sys, "spawn listener", opts.bind.to_string());
   if (!mm)
     return std::move(mm.error());
   caf::actor_config cfg{&(*mm)->backend()};
   auto hdl = sys.spawn_class<listener_broker, caf::no_spawn_options>(
-    cfg, std::move(listening), opts, std::move(make_handler),
+    cfg, std::move(listening), opts, std::move(*config),
     std::move(connections));
   return caf::actor_cast<tcp_listener_actor>(hdl);
 }

@@ -32,15 +32,19 @@ sv::child_spec connections_child(const tcp_service_options& opts,
   conn.shutdown = sv::shutdown_policy::after(opts.listener.connection_shutdown);
   // The listener spawns connections itself and has them adopted; this start
   // function serves `start_child(socket_handle, endpoint)` requests.
-  conn.start = [copts = opts.listener.connection, handler = opts.handler](
-                 caf::actor_system& sys,
-                 const caf::message& args) -> caf::expected<caf::actor> {
+  // Validated by tcp_service() before: cannot fail here, but says so if.
+  auto config = detail::make_connection_config(opts.listener.connection,
+                                               opts.handler);
+  conn.start = [config](caf::actor_system& sys,
+                        const caf::message& args) -> caf::expected<caf::actor> {
+    if (!config)
+      return config.error();
     if (!args.match_elements<socket_handle, endpoint>())
       return make_error(errc::invalid_state, "start connection", "", 0,
                         "expected a socket_handle and the peer endpoint");
     auto sock = args.get_as<socket_handle>(0);
     auto conn = detail::spawn_accepted_connection(
-      sys, sock, args.get_as<endpoint>(1), copts, handler);
+      sys, sock, args.get_as<endpoint>(1), *config);
     if (!conn)
       return std::move(conn.error());
     return caf::actor_cast<caf::actor>(*conn);

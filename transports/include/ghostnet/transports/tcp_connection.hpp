@@ -5,6 +5,8 @@
 // see layer.hpp) on CAF's multiplexer thread. `make_handler` may be empty
 // when `opts.protocol` is set.
 
+#include <memory>
+
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
@@ -32,14 +34,26 @@ connect(caf::actor_system& sys, const connect_options& opts,
 
 namespace detail {
 
+/// What all connections of one listener share: one copy, not one each (an
+/// idle connection's memory counts).
+struct connection_config {
+  connection_options options;
+  handler_factory make_handler;
+};
+
+using connection_config_ptr = std::shared_ptr<const connection_config>;
+
+/// Validates `opts` once, for every connection that will use them.
+[[nodiscard]] caf::expected<connection_config_ptr>
+make_connection_config(connection_options opts, handler_factory make_handler);
+
 /// As spawn_connection, for a socket accepted from a listening socket that
 /// carries the socket options already (Linux copies them on accept), from
-/// `peer` (as accept4 reported it).
+/// `peer` (as accept4 reported it), with a validated shared `config`.
 [[nodiscard]] caf::expected<connection_actor>
 spawn_accepted_connection(caf::actor_system& sys, socket_handle sock,
                           const endpoint& peer,
-                          const connection_options& opts,
-                          handler_factory make_handler);
+                          const connection_config_ptr& config);
 
 } // namespace detail
 
