@@ -1,5 +1,6 @@
 #include "ghostnet/transports/tcp_connection.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -175,11 +176,17 @@ private:
     info_.state = connection_state::connected;
     last_activity_ = last_read_ = last_write_ = clock().now();
     arm_configured_timeouts();
-    if (!connect_promises_.empty())
-      fill_endpoints(); // the reply names the port the kernel picked
-    for (auto& rp : connect_promises_)
-      rp.deliver(info_);
-    connect_promises_.clear();
+    if (promises_.empty())
+      return;
+    fill_endpoints(); // the reply names the port the kernel picked
+    auto rest = std::remove_if(promises_.begin(), promises_.end(),
+                               [this](auto& p) {
+                                 if (p.first != promise_kind::connect)
+                                   return false;
+                                 p.second.deliver(info_);
+                                 return true;
+                               });
+    promises_.erase(rest, promises_.end());
   }
 
   void close() override {
@@ -624,13 +631,15 @@ private:
         // The connection is gone either way.
       }
     }
-    for (auto& rp : connect_promises_)
-      rp.deliver(reason ? reason
-                        : make_error(errc::transport_closed, "connect", where()));
-    connect_promises_.clear();
-    for (auto& rp : close_promises_)
-      rp.deliver(caf::ok_atom::value);
-    close_promises_.clear();
+    for (auto& [kind, rp] : promises_) {
+      if (kind == promise_kind::connect)
+        rp.deliver(reason ? reason
+                          : make_error(errc::transport_closed, "connect",
+                                       where()));
+      else
+        rp.deliver(caf::ok_atom::value);
+    }
+    promises_.clear();
     close_socket();
     timers_.cancel_all();
     // finish() often runs in a readiness callback, outside the actor's own
@@ -905,8 +914,10 @@ private:
   caf::actor_clock::time_point last_activity_;
   caf::actor_clock::time_point last_read_;
   caf::actor_clock::time_point last_write_;
-  std::vector<caf::response_promise> connect_promises_;
-  std::vector<caf::response_promise> close_promises_;
+  enum class promise_kind : uint8_t { connect, close };
+  /// connect requests (answered when established or failed) and close
+  /// requests (answered when gone): one vector, usually empty.
+  std::vector<std::pair<promise_kind, caf::response_promise>> promises_;
 };
 
 connection_broker::behavior_type connection_broker::make_behavior() {
@@ -953,7 +964,7 @@ connection_broker::behavior_type connection_broker::make_behavior() {
       if (done_)
         return caf::ok_atom::value;
       auto rp = make_response_promise();
-      close_promises_.push_back(rp);
+      promises_.emplace_back(promise_kind::close, rp);
       request_close();
       return rp;
     },
@@ -983,7 +994,7 @@ connection_broker::behavior_type connection_broker::make_behavior() {
         return info_;
       }
       auto rp = make_response_promise();
-      connect_promises_.push_back(rp);
+      promises_.emplace_back(promise_kind::connect, rp);
       return rp;
     },
     [this](demand_atom, uint32_t n) {

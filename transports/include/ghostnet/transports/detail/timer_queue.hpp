@@ -88,21 +88,22 @@ public:
       queue_ = timer_queue::of(mpx);
     cancel(kind);
     slots_[kind] = queue_->arm(due, owner, kind);
+    armed_ |= bit(kind);
   }
 
   void cancel(uint8_t kind) {
-    if (auto& slot = slots_[kind]) {
-      queue_->cancel(*slot);
-      slot.reset();
+    if (armed(kind)) {
+      queue_->cancel(slots_[kind]);
+      armed_ &= ~bit(kind);
     }
   }
 
   void fired(uint8_t kind) {
-    slots_[kind].reset();
+    armed_ &= ~bit(kind);
   }
 
   [[nodiscard]] bool armed(uint8_t kind) const {
-    return slots_[kind].has_value();
+    return (armed_ & bit(kind)) != 0;
   }
 
   void cancel_all() {
@@ -121,8 +122,17 @@ public:
   }
 
 private:
+  static_assert(N <= 32, "one bit per kind");
+
+  static constexpr uint32_t bit(uint8_t kind) noexcept {
+    return uint32_t{1} << kind;
+  }
+
+  // A handle and a bit per kind, not an optional per kind: every idle
+  // connection carries these (8 bytes a kind instead of 16).
   std::shared_ptr<timer_queue> queue_;
-  std::array<std::optional<timer_queue::handle>, N> slots_;
+  std::array<timer_queue::handle, N> slots_{};
+  uint32_t armed_ = 0;
 };
 
 } // namespace ghostnet::transports::detail
