@@ -9,8 +9,10 @@ packages=(
   libssl-dev            # OpenSSL 3.0 for the TLS layer
   libspdlog-dev libfmt-dev
   libboost-test-dev     # Boost.Test for the suite
+  libboost-dev          # Boost.Beast: the HTTP/1.1 parser
   libasio-dev           # the Asio peer server of bench/
   netcat-openbsd socat openssl curl procps   # real peers used by tests
+  wrk                   # HTTP load peer (tests, bench)
 )
 
 missing=()

@@ -3,6 +3,8 @@
 // (malformed, smuggling, oversized, slow), each answered with its status or
 // a close while the server keeps serving everyone else.
 
+#include <random>
+
 #include "ghostnet/transports/detail/layer_slot.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
 #include "tcp_fixture.hpp"
@@ -242,6 +244,40 @@ BOOST_AUTO_TEST_CASE(invalid_options_and_routes_are_configuration_errors) {
   BOOST_TEST(is(r.add("", "/a", noop), errc::invalid_configuration));
 }
 
+BOOST_AUTO_TEST_CASE(random_bytes_and_mutated_requests_never_crash_and_answer_http_or_nothing) {
+  // Bounded: 2,000 inputs, a fixed seed (a failure is reproducible).
+  std::mt19937 rng{20261203};
+  const std::vector<std::string> seeds{
+    "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+  };
+  http::http_server_options opts;
+  opts.max_body = 64;
+  for (int round = 0; round < 2000; ++round) {
+    std::string input;
+    if (round % 4 == 0) {
+      std::uniform_int_distribution<int> len{0, 200}, byte{0, 255};
+      for (int i = len(rng); i > 0; --i)
+        input.push_back(static_cast<char>(byte(rng)));
+    } else {
+      input = seeds[static_cast<size_t>(round) % seeds.size()];
+      std::uniform_int_distribution<size_t> pos{0, input.size() - 1};
+      std::uniform_int_distribution<int> byte{0, 255}, edits{1, 4};
+      for (int e = edits(rng); e > 0; --e)
+        input[pos(rng)] = static_cast<char>(byte(rng));
+    }
+    sans_io s{opts};
+    std::uniform_int_distribution<size_t> cut{0, input.size()};
+    auto c = cut(rng);
+    s.feed(input.substr(0, c));
+    s.feed(input.substr(c));
+    (void) s.slot.get()->on_eof();
+    auto out = s.down.take_output();
+    BOOST_TEST((out.empty() || out.rfind("HTTP/1.", 0) == 0), "round " << round);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- real sockets -------------------------------------------------------------------
@@ -374,6 +410,28 @@ BOOST_AUTO_TEST_CASE(an_idle_keep_alive_connection_is_closed_quietly) {
   BOOST_TEST(c.sees_close()); // within the keep-alive timeout, no 408
   c.close();
   stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(wrk_as_a_load_peer_gets_only_200s_over_keep_alive) {
+  auto svc = start_service(http_service());
+  // One second, ten connections: a load peer, not a benchmark (bench/ has
+  // the figures).
+  auto out = run_command("wrk -t1 -c10 -d1s " + url(svc.bound, "/hello"), 30);
+  BOOST_TEST(out.status == 0, out.output);
+  BOOST_TEST(out.output.find("requests in") != std::string::npos, out.output);
+  BOOST_TEST(out.output.find("Non-2xx") == std::string::npos, out.output);
+  BOOST_TEST(out.output.find("Socket errors") == std::string::npos, out.output);
+  // Kept alive: ten connections (and the one wrk opens first to check the
+  // address) carried every request.
+  auto pos = out.output.find(" requests in");
+  BOOST_REQUIRE(pos != std::string::npos);
+  auto start = out.output.rfind(' ', pos - 1) + 1;
+  auto requests = std::stoull(out.output.substr(start, pos - start));
+  auto accepted = listener_info_of(svc.root).accepted;
+  BOOST_TEST(accepted <= 11u);
+  BOOST_TEST(requests > 20 * accepted, out.output);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
