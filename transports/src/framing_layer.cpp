@@ -22,6 +22,7 @@ public:
 
   caf::error start(lower_layer& down) override {
     down_ = &down;
+    info_ = &down.info(); // stable for the connection's life: no call per frame
     down.established();
     handler_->on_open(*this);
     return caf::none;
@@ -29,7 +30,7 @@ public:
 
   caf::expected<size_t> consume(byte_view input) override {
     // Count each byte once, when it first shows up at the end of `input`.
-    down_->info().bytes_in += input.size() - carried_;
+    info_->bytes_in += input.size() - carried_;
     auto used = framer_->decode(input, *this);
     if (!used)
       return used;
@@ -80,7 +81,7 @@ private:
   // -- connection_context -----------------------------------------------------
 
   caf::error send(byte_view payload) override {
-    auto state = down_ ? down_->state() : connection_state::connecting;
+    auto state = info_ ? info_->state : connection_state::connecting;
     if (state == connection_state::connecting)
       return make_error(errc::invalid_state, "send", where(), 0,
                         "not established yet (wait for the connect reply)");
@@ -99,9 +100,8 @@ private:
       down_->end_output();
       return err;
     }
-    auto& info = down_->info();
-    info.bytes_out += out.size() - before;
-    ++info.frames_out;
+    info_->bytes_out += out.size() - before;
+    ++info_->frames_out;
     down_->end_output();
     return caf::none;
   }
@@ -133,10 +133,10 @@ private:
   // -- frame_sink -------------------------------------------------------------
 
   void on_frame(byte_view frame) override {
-    ++down_->info().frames_in;
+    ++info_->frames_in;
     // While draining, what the peer still sends is read (so that its FIN
     // arrives) but not handed on: nothing could be answered any more.
-    if (down_->state() == connection_state::connected)
+    if (info_->state == connection_state::connected)
       handler_->on_frame(*this, frame);
   }
 
@@ -147,6 +147,7 @@ private:
   std::unique_ptr<framer> framer_;
   std::unique_ptr<connection_handler> handler_;
   lower_layer* down_ = nullptr;
+  connection_info* info_ = nullptr; ///< down_->info(), looked up once
   size_t carried_ = 0; ///< bytes of the last input not consumed
   bool notify_writable_ = false;
 };

@@ -70,6 +70,21 @@ caf::error layer_slot::deliver(lower_layer& down, byte_view data) {
     return caf::none;
   }
   if (pending_.empty()) {
+    // The common read: one call that takes everything.
+    if (layer_ && !next_ && !paused_ && !data.empty()) {
+      delivering_ = true;
+      auto used = layer_->consume(data);
+      delivering_ = false;
+      if (used && *used == data.size() && !next_)
+        return caf::none;
+      if (!used)
+        return std::move(used.error());
+      if (*used > data.size())
+        return make_error(errc::protocol_error, "consume", "", 0,
+                          std::string{layer_->name()}
+                            + " reported more bytes used than it was given");
+      data = data.subspan(*used, data.size() - *used);
+    }
     auto used = run(down, data);
     if (!used)
       return std::move(used.error());

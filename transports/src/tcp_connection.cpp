@@ -174,7 +174,7 @@ private:
       return;
     established_ = true;
     info_.state = connection_state::connected;
-    last_activity_ = last_read_ = last_write_ = clock().now();
+    last_activity_ = last_read_ = last_write_ = turn_time();
     arm_configured_timeouts();
     if (promises_.empty())
       return;
@@ -253,6 +253,12 @@ private:
   /// this connection, not the loop.
   template <class F>
   void turn(F fn) {
+    turn_at(layer_clock::now(), std::move(fn));
+  }
+
+  /// A turn whose time was read already.
+  template <class F>
+  void turn_at(layer_time now, F fn) {
     if (done_)
       return;
     if (in_turn_) {
@@ -260,7 +266,7 @@ private:
       return;
     }
     in_turn_ = true;
-    now_ = layer_clock::now();
+    now_ = now;
     try {
       fn();
       if (!done_)
@@ -277,6 +283,11 @@ private:
     in_turn_ = false;
   }
 
+  /// The current turn's time, or the clock outside a turn.
+  layer_time turn_time() const noexcept {
+    return in_turn_ ? now_ : layer_clock::now();
+  }
+
   void end_turn() {
     // Bytes a layer left while paused go up again once it resumed (bounded:
     // a layer that resumes and pauses forever must not spin here).
@@ -285,8 +296,9 @@ private:
       if (auto err = stack_.redeliver(*this))
         return fail(std::move(err));
     }
-    if (auto err = stack_.settle(*this))
-      return fail(std::move(err));
+    if (stack_.unsettled())
+      if (auto err = stack_.settle(*this))
+        return fail(std::move(err));
     if (started_)
       if (auto err = stack_->prepare_send())
         return fail(std::move(err));
@@ -446,12 +458,14 @@ private:
       return;
     }
     auto len = static_cast<size_t>(n);
-    last_read_ = last_activity_ = clock().now();
+    // One clock reading for the whole turn (activity, layers' now()).
+    auto now = layer_clock::now();
+    last_read_ = last_activity_ = now;
     // Grow the read size while reads fill it (bulk transfer); the buffer is
     // shared, so a large read size costs nothing per idle connection.
     if (len == read_size_ && read_size_ < opts().max_read_size)
       read_size_ = std::min(read_size_ * 2, opts().max_read_size);
-    turn([&] {
+    turn_at(now, [&] {
       if (auto err = stack_.deliver(*this, byte_view{buf.data(), len}))
         fail(std::move(err));
     });
@@ -471,7 +485,7 @@ private:
       }
       auto sent = n > 0 ? static_cast<size_t>(n) : 0;
       if (sent > 0)
-        last_write_ = last_activity_ = clock().now();
+        last_write_ = last_activity_ = turn_time();
       if (sent == out_buf_.size()) {
         out_buf_.clear();
         return;
@@ -505,7 +519,7 @@ private:
         return;
       }
       write_offset_ += static_cast<size_t>(n);
-      last_write_ = last_activity_ = clock().now();
+      last_write_ = last_activity_ = layer_clock::now();
     }
     if (write_offset_ == write_queue_.size()) {
       write_queue_.clear();

@@ -125,8 +125,9 @@ public:
       if (auto err = up_.redeliver(*this))
         return err;
     }
-    if (auto err = up_.settle(*this))
-      return err;
+    if (up_.unsettled())
+      if (auto err = up_.settle(*this))
+        return err;
     if (opened_)
       if (auto err = up_->prepare_send())
         return err;

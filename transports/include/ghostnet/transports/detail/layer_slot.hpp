@@ -58,8 +58,13 @@ public:
   }
 
   /// Completes a switch requested outside deliver (from a timer or a
-  /// message) and destroys replaced layers. Call at the end of a turn.
+  /// message) and destroys replaced layers. Call at the end of a turn (when
+  /// unsettled(): the common turn has nothing to do here).
   [[nodiscard]] caf::error settle(lower_layer& down);
+
+  [[nodiscard]] bool unsettled() const noexcept {
+    return next_ != nullptr || retired_ != nullptr;
+  }
 
   void pause() noexcept {
     paused_ = true;
