@@ -113,10 +113,8 @@ public:
     : connection_broker_base(cfg), sock_(std::move(sock)),
       config_(std::move(config)), timeouts_(config_->options.timeouts),
       connect_(std::move(connect)), options_inherited_(options_inherited) {
-    if (peer) {
+    if (peer)
       info_.remote = std::move(*peer);
-      where_ = info_.remote.to_string();
-    }
   }
 
   const char* name() const override {
@@ -342,12 +340,13 @@ private:
   }
 
   void update_layer_deadline() {
-    auto due = started_ ? stack_->next_deadline() : std::nullopt;
+    auto next = started_ ? stack_->next_deadline() : std::nullopt;
+    auto due = next ? *next : layer_time::max();
     if (due == layer_deadline_)
       return;
     layer_deadline_ = due;
-    if (due)
-      timers_.arm(mpx(), *this, static_cast<uint8_t>(timer_kind::layer), *due);
+    if (next)
+      timers_.arm(mpx(), *this, static_cast<uint8_t>(timer_kind::layer), due);
     else
       cancel(timer_kind::layer);
   }
@@ -362,14 +361,13 @@ private:
     return watcher_ ? watcher_->fd() : -1;
   }
 
-  /// The peer as "host:port", looked up on first use: most connections
-  /// never need it, and it costs a system call.
-  const std::string& where() {
-    if (where_.empty() && fd() >= 0) {
+  /// The peer as "host:port" for errors and logs, looked up on first use
+  /// (a system call most connections never need) and formatted on demand:
+  /// an idle connection keeps no string for it.
+  std::string where() {
+    if (info_.remote.port == 0 && fd() >= 0)
       info_.remote = remote_endpoint_of(fd());
-      where_ = info_.remote.to_string();
-    }
-    return where_;
+    return info_.remote.to_string();
   }
 
   /// Fills the addresses of info_ (lazily, like where()).
@@ -378,7 +376,8 @@ private:
       return;
     if (info_.local.port == 0)
       info_.local = local_endpoint_of(fd());
-    where();
+    if (info_.remote.port == 0)
+      info_.remote = remote_endpoint_of(fd());
   }
 
   caf::io::network::default_multiplexer& mpx() {
@@ -716,7 +715,6 @@ private:
   void connect_next_candidate() {
     auto ep = connect_->candidates[connect_->next_candidate++];
     info_.remote = ep; // the address, not the name it was looked up by
-    where_ = ep.to_string();
     bool in_progress = false;
     auto sock = detail::start_tcp_connect(ep, in_progress);
     if (!sock) {
@@ -808,7 +806,7 @@ private:
       return;
     auto k = static_cast<timer_kind>(kind);
     if (k == timer_kind::layer) {
-      layer_deadline_.reset();
+      layer_deadline_ = layer_time::max();
       turn([&] {
         if (auto err = stack_->on_timeout(now_))
           fail(std::move(err));
@@ -899,13 +897,12 @@ private:
   detail::layer_slot stack_; ///< the bottom layer and its unconsumed bytes
   detail::fd_watcher_ptr watcher_;
   connection_info info_;
-  std::string where_; ///< the peer, for logs and errors (lazy)
   std::vector<char> out_buf_;     ///< what the layers wrote in this turn
   std::vector<char> write_queue_; ///< what the kernel did not take yet
   size_t write_offset_ = 0;
   size_t read_size_ = 0;
   layer_time now_;
-  std::optional<layer_time> layer_deadline_;
+  layer_time layer_deadline_ = layer_time::max(); ///< armed for; max: none
   bool in_turn_ = false;
   bool started_ = false; ///< the stack runs
   bool redeliver_ = false;
@@ -954,7 +951,6 @@ connection_broker::behavior_type connection_broker::make_behavior() {
     finish(msg.reason);
   });
   if (connect_) {
-    where_ = connect_->options.remote.to_string();
     info_.remote = connect_->options.remote;
     start_connect_attempt();
   } else {
