@@ -7,9 +7,11 @@
 
 #include "ghostnet/transports/detail/layer_slot.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
+#include "ghostnet/transports/tls_context.hpp"
 #include "tcp_fixture.hpp"
 #include "test_layers.hpp"
 #include "../run_command.hpp"
+#include "tls_test_certs.hpp"
 
 using namespace ghostnet;
 using namespace ghostnet::test;
@@ -430,6 +432,33 @@ BOOST_AUTO_TEST_CASE(wrk_as_a_load_peer_gets_only_200s_over_keep_alive) {
   auto accepted = listener_info_of(svc.root).accepted;
   BOOST_TEST(accepted <= 11u);
   BOOST_TEST(requests > 20 * accepted, out.output);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(curl_over_tls_with_the_ca_gets_the_same_routes) {
+  // HTTP above the TLS layer: nothing in the HTTP layer knows.
+  tp::tls_options server;
+  server.role = tp::tls_role::server;
+  server.certificate_chain_file = test_certs().server_cert;
+  server.private_key_file = test_certs().server_key;
+  server.alpn = {"http/1.1"};
+  auto ctx = tp::make_tls_context(server);
+  BOOST_REQUIRE_MESSAGE(ctx, (ctx ? "" : describe(ctx.error())));
+  auto opts = http_service();
+  opts.listener.connection.tls.context = std::make_shared<tp::tls_context_holder>(*ctx);
+  auto svc = start_service(opts);
+  auto port = std::to_string(svc.bound.port);
+  auto out = run_command("curl -s --http1.1 --cacert " + test_certs().ca_cert
+                         + " --resolve localhost:" + port + ":127.0.0.1"
+                         + " -w '[%{http_code} %{num_connects}]'"
+                         + " https://localhost:" + port + "/hello https://localhost:" + port
+                         + "/users/9");
+  BOOST_TEST(out.status == 0, out.output);
+  BOOST_TEST(out.output == "hello\n[200 1]user 9\n[200 0]", out.output);
+  // Without the CA, curl refuses the server and the server keeps serving.
+  auto refused = run_command("curl -s --cacert /dev/null https://127.0.0.1:" + port + "/hello");
+  BOOST_TEST(refused.status != 0);
   stop(svc.root);
   BOOST_TEST(fds_restored());
 }
