@@ -18,6 +18,17 @@ caf::error upper_layer::on_set_receiver(caf::actor) {
 
 namespace detail {
 
+namespace {
+
+/// A layer that reports more bytes used than it was given has a bug.
+caf::error overrun(const upper_layer& layer) {
+  return make_error(errc::protocol_error, "consume", "", 0,
+                    std::string{layer.name()}
+                      + " reported more bytes used than it was given");
+}
+
+} // namespace
+
 caf::error layer_slot::start(lower_layer& down) {
   if (!layer_)
     return make_error(errc::invalid_configuration, "start connection", "", 0,
@@ -42,9 +53,7 @@ caf::expected<size_t> layer_slot::run(lower_layer& down, byte_view input) {
     if (!used)
       return std::move(used.error());
     if (*used > input.size())
-      return make_error(errc::protocol_error, "consume", "", 0,
-                        std::string{layer_->name()}
-                          + " reported more bytes used than it was given");
+      return overrun(*layer_);
     total += *used;
     input = input.subspan(*used, input.size() - *used);
     if (next_) {
@@ -80,9 +89,7 @@ caf::error layer_slot::deliver(lower_layer& down, byte_view data) {
       if (!used)
         return std::move(used.error());
       if (*used > data.size())
-        return make_error(errc::protocol_error, "consume", "", 0,
-                          std::string{layer_->name()}
-                            + " reported more bytes used than it was given");
+        return overrun(*layer_);
       data = data.subspan(*used, data.size() - *used);
     }
     auto used = run(down, data);

@@ -195,8 +195,10 @@ private:
 
   /// Answers `status` and closes: the rest of the input is never read.
   void refuse(unsigned status, std::string why) {
-    log::debug("http:" + down_->full_info().remote.to_string(), "request_refused",
-               {log::kv("status", status), log::kv("why", why)});
+    if (log::enabled(log::level::debug)) // no strings otherwise
+      log::debug("http:" + down_->full_info().remote.to_string(),
+                 "request_refused",
+                 {log::kv("status", status), log::kv("why", why)});
     http_response res;
     res.status = status;
     res.body = std::move(why) + "\n";
