@@ -3,6 +3,7 @@
 // (malformed, smuggling, oversized, slow), each answered with its status or
 // a close while the server keeps serving everyone else.
 
+#include <atomic>
 #include <random>
 
 #include "ghostnet/transports/detail/layer_slot.hpp"
@@ -38,7 +39,29 @@ std::shared_ptr<http::http_router> test_router() {
   ok(r->add("GET", "/throw", [](http::http_request&, http::http_response&) {
     throw std::runtime_error("boom");
   }));
+  ok(r->add("GET", "/pieces", [](http::http_request&, http::http_response& res) {
+    auto left = std::make_shared<int>(3);
+    res.stream = [left](std::string& out) {
+      out += std::string(static_cast<size_t>(*left), 'a' + static_cast<char>(*left));
+      return --*left > 0;
+    };
+  }));
   return r;
+}
+
+/// 8 MiB in 16 KiB pieces; `pulled` counts what the server asked for.
+void add_big_route(http::http_router& r, std::shared_ptr<std::atomic<size_t>> pulled) {
+  auto err = r.add("GET", "/big", [pulled](http::http_request&, http::http_response& res) {
+    auto sent = std::make_shared<size_t>(0);
+    res.stream = [pulled, sent](std::string& out) {
+      constexpr size_t piece = 16 * 1024, total = 8 * 1024 * 1024;
+      out.assign(piece, static_cast<char>('a' + (*sent / piece) % 26));
+      *sent += piece;
+      *pulled += piece;
+      return *sent < total;
+    };
+  });
+  BOOST_REQUIRE(!err);
 }
 
 /// The layer on a recording lower layer, fed through a slot as the broker
@@ -194,6 +217,26 @@ BOOST_AUTO_TEST_CASE(every_bad_request_gets_its_status_and_a_close) {
     s.feed("GET /hello HTTP/1.1\r\n\r\n");
     BOOST_TEST(s.down.take_output().empty(), c.request);
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_body_goes_out_chunked_before_the_next_pipelined_answer) {
+  sans_io s;
+  s.feed("GET /pieces HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+  auto out = s.down.take_output();
+  BOOST_TEST(out.find("Transfer-Encoding: chunked\r\n") != std::string::npos, out);
+  auto head = out.substr(0, out.find("\r\n\r\n"));
+  BOOST_TEST(head.find("Content-Length") == std::string::npos, head);
+  auto body = out.find("3\r\nddd\r\n2\r\ncc\r\n1\r\nb\r\n0\r\n\r\n");
+  BOOST_TEST(body != std::string::npos, out);
+  BOOST_TEST(out.find("hello\n") > body); // in order
+  // HTTP/1.0 has no chunks: the body ends with the connection.
+  sans_io old;
+  old.feed("GET /pieces HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  out = old.down.take_output();
+  BOOST_TEST(out.find("Transfer-Encoding") == std::string::npos, out);
+  BOOST_TEST(out.find("Connection: close\r\n") != std::string::npos, out);
+  BOOST_TEST(out.substr(out.size() - 6) == "dddccb");
+  BOOST_TEST(old.down.closed);
 }
 
 BOOST_AUTO_TEST_CASE(a_throwing_handler_is_a_500_for_that_request_only) {
@@ -460,6 +503,49 @@ BOOST_AUTO_TEST_CASE(curl_over_tls_with_the_ca_gets_the_same_routes) {
   auto refused = run_command("curl -s --cacert /dev/null https://127.0.0.1:" + port + "/hello");
   BOOST_TEST(refused.status != 0);
   stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_large_streamed_body_is_pulled_as_the_socket_drains) {
+  auto pulled = std::make_shared<std::atomic<size_t>>(0);
+  auto router = test_router();
+  add_big_route(*router, pulled);
+  auto svc = echo_service();
+  svc.name = "http";
+  svc.handler = nullptr;
+  svc.listener.connection.high_water_mark = 256 * 1024;
+  svc.listener.connection.low_water_mark = 64 * 1024;
+  svc.listener.connection.socket.send_buffer = 64 * 1024;
+  svc.listener.connection.protocol = http::http_server(router);
+  auto running = start_service(svc);
+  {
+    // A client that asks, then does not read: the server stops pulling.
+    client c{running.bound};
+    BOOST_REQUIRE(c.send_all("GET /big HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    BOOST_TEST(pulled->load() < 3u * 1024 * 1024, pulled->load());
+    // Reading on, the whole body arrives, then the pipelined answer.
+    size_t got = 0;
+    std::string tail;
+    for (;;) {
+      auto piece = c.read_exactly(64 * 1024);
+      if (piece.empty())
+        break;
+      got += piece.size();
+      tail += piece;
+      if (tail.size() > 64)
+        tail.erase(0, tail.size() - 64);
+      if (tail.find("hello\n") != std::string::npos)
+        break;
+    }
+    BOOST_TEST(got > 8u * 1024 * 1024);
+    BOOST_TEST(tail.find("hello\n") != std::string::npos);
+    BOOST_TEST(pulled->load() == 8u * 1024 * 1024);
+  }
+  // curl decodes the chunks: exactly 8 MiB.
+  auto out = run_command("curl -s " + url(running.bound, "/big") + " | wc -c");
+  BOOST_TEST(out.output == "8388608\n", out.output);
+  stop(running.root);
   BOOST_TEST(fds_restored());
 }
 

@@ -19,6 +19,9 @@ std::vector<char>& shared_plaintext_in() {
   return buf;
 }
 
+/// TLS's largest record payload.
+constexpr size_t max_record_plaintext = 16 * 1024;
+
 class tls_layer final : public upper_layer, public lower_layer {
 public:
   tls_layer(const tls_layer_options& opts, std::string default_server_name,
@@ -181,7 +184,12 @@ public:
   }
 
   void end_output() override {
-    // Encrypted in prepare_send: one record for the turn.
+    // Encrypted in prepare_send: one record for the turn. A full record's
+    // worth goes at once, so that the broker's queue (and can_send_more)
+    // sees a large output while it is being written.
+    if (plain_out_.size() >= max_record_plaintext)
+      if (auto err = encrypt_pending())
+        down_->abort(std::move(err));
   }
 
   bool can_send_more() const noexcept override {

@@ -1,5 +1,6 @@
 #include "ghostnet/transports/http/http_server.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <optional>
 
@@ -58,7 +59,7 @@ public:
     if (closing_)
       return input.size(); // after a refusal or the last response
     size_t used = 0;
-    while (used < input.size() && !closing_) {
+    while (used < input.size() && !closing_ && !streaming_) {
       auto rest = input.subspan(used, input.size() - used);
       if (phase_ == phase::idle) {
         phase_ = phase::header;
@@ -118,6 +119,11 @@ public:
     return caf::none;
   }
 
+  void on_writable() override {
+    if (streaming_)
+      pump_stream();
+  }
+
   void request_close() override {
     // Graceful drain: a request being received is still served (with
     // Connection: close), bounded by the connection's drain timeout.
@@ -129,8 +135,8 @@ public:
   }
 
   std::optional<layer_time> next_deadline() const override {
-    if (closing_ || !down_)
-      return std::nullopt;
+    if (closing_ || !down_ || streaming_)
+      return std::nullopt; // a streamed body is bounded by the write timeout
     return deadline_;
   }
 
@@ -185,12 +191,71 @@ private:
                 && (opts_->max_requests == 0 || served_ < opts_->max_requests);
     write(res, req.method == "HEAD", keep, req.version);
     parser_.reset();
+    if (streaming_) {
+      // Later requests wait (in order) until the body is out.
+      down_->pause_reading();
+      pump_stream();
+      return;
+    }
     if (!keep) {
       closing_ = true;
       down_->close();
       return;
     }
     wait_for_request();
+  }
+
+  /// Pulls body pieces while the connection takes more; on_writable
+  /// resumes it. A piece goes out as one chunk (HTTP/1.1) or as is.
+  void pump_stream() {
+    while (streaming_ && down_->can_send_more()) {
+      std::string piece;
+      bool more = false;
+      try {
+        more = stream_(piece);
+      } catch (const std::exception& ex) {
+        // Mid-body there is no status left to send: the peer sees a reset.
+        streaming_ = false;
+        closing_ = true;
+        down_->abort(make_error(errc::protocol_error, "http response", "", 0,
+                                std::string{"body source threw: "} + ex.what()));
+        return;
+      }
+      if (!piece.empty()) {
+        auto& out = down_->begin_output();
+        auto before = out.size();
+        if (stream_chunked_) {
+          char size[20];
+          auto n = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+          append(out, std::string_view{size, static_cast<size_t>(n)});
+        }
+        append(out, piece);
+        if (stream_chunked_)
+          append(out, "\r\n");
+        down_->info().bytes_out += out.size() - before;
+        down_->end_output();
+      }
+      if (!more)
+        finish_stream();
+    }
+  }
+
+  void finish_stream() {
+    streaming_ = false;
+    stream_ = nullptr;
+    if (stream_chunked_) {
+      auto& out = down_->begin_output();
+      append(out, "0\r\n\r\n");
+      down_->info().bytes_out += 5;
+      down_->end_output();
+    }
+    if (!stream_keep_ || draining_) {
+      closing_ = true;
+      down_->close();
+      return;
+    }
+    wait_for_request();
+    down_->resume_reading(); // the pipelined requests that waited
   }
 
   /// Answers `status` and closes: the rest of the input is never read.
@@ -236,7 +301,13 @@ private:
     }
     bool bodiless = res.status == 204 || res.status == 304
                     || (res.status >= 100 && res.status < 200);
-    if (!bodiless) {
+    bool streamed = !bodiless && static_cast<bool>(res.stream);
+    if (streamed) {
+      if (version == 10)
+        keep = false; // the end of the body is the end of the connection
+      else
+        append(out, "Transfer-Encoding: chunked\r\n");
+    } else if (!bodiless) {
       append(out, "Content-Length: ");
       append(out, std::to_string(res.body.size()));
       append(out, "\r\n");
@@ -246,8 +317,14 @@ private:
     else if (version == 10)
       append(out, "Connection: keep-alive\r\n");
     append(out, "\r\n");
-    if (!head_only && !bodiless)
+    if (streamed && !head_only) {
+      streaming_ = true;
+      stream_chunked_ = version != 10;
+      stream_keep_ = keep;
+      stream_ = std::move(res.stream);
+    } else if (!head_only && !bodiless) {
       append(out, res.body);
+    }
     down_->info().bytes_out += out.size() - before;
     ++down_->info().frames_out;
     down_->end_output();
@@ -263,6 +340,10 @@ private:
   bool header_checked_ = false;
   bool closing_ = false;
   bool draining_ = false;
+  http_body_source stream_; ///< the body being streamed
+  bool streaming_ = false;
+  bool stream_chunked_ = false;
+  bool stream_keep_ = false;
 };
 
 } // namespace

@@ -5,6 +5,7 @@
 // see docs/http.md).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -58,10 +59,19 @@ struct http_request {
   std::map<std::string, std::string, std::less<>> params;
 };
 
+/// Produces a streamed response body piece by piece: appends the next
+/// piece to `out` and returns true, or returns false at the end (appending
+/// nothing more). Called only while the connection can take more, so a
+/// large body is pulled as the socket drains and never sits in memory.
+using http_body_source = std::function<bool(std::string& out)>;
+
 struct http_response {
   unsigned status = 200;
   http_fields headers; ///< Content-Length, Date, Server are added
   std::string body;
+  /// Set: the body is streamed from here instead (chunked for HTTP/1.1;
+  /// for HTTP/1.0 delimited by closing the connection), `body` is ignored.
+  http_body_source stream;
 };
 
 /// The reason phrase of `status`, e.g. "Not Found"; "Unknown" if none.
