@@ -3,7 +3,8 @@
 // issues add WebSocket, metrics and the dashboard.
 //
 //   ghostnet-node [--config-file=node.ini] [--echo.port=7007]
-//                 [--tls-echo.port=7443] [--http.port=8080] [--data-dir=D]
+//                 [--tls-echo.port=7443] [--http.port=8080] [--http.root=DIR]
+//                 [--data-dir=D]
 //                 [--ready-file=F]
 //   GHOSTNET_ECHO_PORT=0 ghostnet-node
 //
@@ -22,6 +23,7 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/node.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
+#include "ghostnet/transports/http/static_files.hpp"
 #include "ghostnet/transports/tcp_service.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "ghostnet/transports/tls_self_signed.hpp"
@@ -63,6 +65,8 @@ caf::error declare_settings(ghostnet::node_options_parser& parser) {
      setting_type::uint16},
     {"http.max-connections", "10000", "open HTTP connections at most",
      setting_type::uint64},
+    {"http.root", "",
+     "a directory served under /static/ (empty: none)", setting_type::string},
     {"http.keep-alive-timeout", "15s",
      "close idle keep-alive HTTP connections after this long",
      setting_type::duration},
@@ -162,8 +166,11 @@ http_options(const ghostnet::node_options& opts) {
   auto port = opts.get_uint16("http.port");
   auto max_conns = opts.get_uint64("http.max-connections");
   auto keep_alive = opts.get_duration("http.keep-alive-timeout");
-  if (!port || !max_conns || !keep_alive)
-    return !port ? port.error() : !max_conns ? max_conns.error() : keep_alive.error();
+  auto root = opts.get_string("http.root");
+  if (!port || !max_conns || !keep_alive || !root)
+    return !port ? port.error()
+                 : !max_conns ? max_conns.error()
+                              : !keep_alive ? keep_alive.error() : root.error();
   auto routes = std::make_shared<http::http_router>();
   auto err = routes->add("GET", "/hello", [](http::http_request&, http::http_response& res) {
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
@@ -171,6 +178,12 @@ http_options(const ghostnet::node_options& opts) {
   });
   if (err)
     return err;
+  if (!root->empty()) {
+    http::static_files_options files;
+    files.root = *root;
+    if (auto err = http::add_static_files(*routes, "/static/", files))
+      return err;
+  }
   http::http_server_options server;
   server.keep_alive_timeout = *keep_alive;
   if (auto err = http::validate(server))

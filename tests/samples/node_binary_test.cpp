@@ -71,6 +71,13 @@ struct process {
     ::unlink(log_path.c_str());
   }
 
+  /// Sends `sig` while the process runs (never to pid -1 or 0: that would
+  /// signal every process we may signal, or our own group).
+  void signal(int sig) {
+    if (pid > 0)
+      ::kill(pid, sig);
+  }
+
   /// Waits for the exit status (bounded); -1 on timeout.
   int wait_exit(std::chrono::seconds within = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + within;
@@ -156,7 +163,7 @@ BOOST_AUTO_TEST_CASE(node_serves_echo_writes_its_ready_file_and_stops_cleanly_on
   auto data = pattern(1 << 20);
   std::thread writer([&] { c.send_all(data); c.shutdown_write(); });
   auto first = c.read_exactly(1);
-  ::kill(node.pid, SIGTERM);
+  node.signal(SIGTERM);
   auto rest = c.read_exactly(data.size() - 1);
   writer.join();
   auto got = first + rest;
@@ -175,7 +182,7 @@ BOOST_AUTO_TEST_CASE(node_takes_its_port_from_the_environment) {
   client c{ep};
   BOOST_REQUIRE(c.send_all("env"));
   BOOST_TEST(c.read_exactly(3) == "env");
-  ::kill(node.pid, SIGINT);
+  node.signal(SIGINT);
   BOOST_TEST(node.wait_exit() == 0, node.output());
 }
 
@@ -216,7 +223,7 @@ BOOST_AUTO_TEST_CASE(node_serves_tls_echo_with_a_self_signed_certificate_made_on
                            + "'", 10).output;
     BOOST_TEST(out.find("Verification: OK") != std::string::npos, out);
     BOOST_TEST(out.find("tls ping") != std::string::npos, out);
-    ::kill(node.pid, SIGTERM);
+    node.signal(SIGTERM);
     BOOST_TEST(node.wait_exit() == 0, node.output());
     BOOST_TEST(node.output().find(expected_event) != std::string::npos, node.output());
   }
@@ -234,8 +241,26 @@ BOOST_AUTO_TEST_CASE(node_serves_http_hello_with_keep_alive) {
   auto missing = run_command("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:"
                              + std::to_string(ep.port) + "/nope", 10).output;
   BOOST_TEST(missing == "404");
-  ::kill(node.pid, SIGTERM);
+  node.signal(SIGTERM);
   BOOST_TEST(node.wait_exit() == 0, node.output());
+}
+
+BOOST_AUTO_TEST_CASE(node_serves_a_static_directory_and_refuses_a_root_that_is_not_one) {
+  auto ready = temp_path("ready-static.json");
+  node_dirs dirs;
+  auto root = temp_path("static");
+  run_command("mkdir -p '" + root + "' && printf 'file body' > '" + root + "/a.txt'");
+  process node{dirs.args({"--echo.port=0", "--http.root=" + root, "--ready-file=" + ready})};
+  auto ep = wait_ready(ready, "http");
+  auto out = run_command("curl -s http://127.0.0.1:" + std::to_string(ep.port)
+                         + "/static/a.txt", 10).output;
+  BOOST_TEST(out == "file body", out);
+  node.signal(SIGTERM);
+  BOOST_TEST(node.wait_exit() == 0, node.output());
+  run_command("rm -rf '" + root + "'");
+  process bad{dirs.args({"--echo.port=0", "--http.root=/nonexistent/ghostnet"})};
+  BOOST_TEST(bad.wait_exit() == 2, bad.output());
+  BOOST_TEST(bad.output().find("is not a directory") != std::string::npos, bad.output());
 }
 
 BOOST_AUTO_TEST_CASE(a_port_in_use_fails_the_start_once_with_the_address_and_exit_code_1) {

@@ -8,6 +8,7 @@
 
 #include "ghostnet/transports/detail/layer_slot.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
+#include "ghostnet/transports/http/static_files.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "tcp_fixture.hpp"
 #include "test_layers.hpp"
@@ -547,6 +548,123 @@ BOOST_AUTO_TEST_CASE(a_large_streamed_body_is_pulled_as_the_socket_drains) {
   BOOST_TEST(out.output == "8388608\n", out.output);
   stop(running.root);
   BOOST_TEST(fds_restored());
+}
+
+namespace {
+
+/// A temporary document root: hello.txt, big.bin (1 MiB), sub/index.html,
+/// a file beside the root and a symlink inside it that points at that file.
+struct doc_root {
+  std::string base = "/tmp/ghostnet-http-" + std::to_string(::getpid());
+  std::string root = base + "/root";
+
+  doc_root() {
+    run_command("rm -rf '" + base + "' && mkdir -p '" + root + "/sub'");
+    write(root + "/hello.txt", "hi there\n");
+    write(root + "/sub/index.html", "<p>index</p>\n");
+    write(base + "/outside.txt", "secret\n");
+    big = pattern(1024 * 1024, 7);
+    write(root + "/big.bin", big);
+    BOOST_REQUIRE(::symlink((base + "/outside.txt").c_str(), (root + "/escape").c_str()) == 0);
+  }
+
+  ~doc_root() {
+    run_command("rm -rf '" + base + "'");
+  }
+
+  static void write(const std::string& path, const std::string& data) {
+    auto* f = std::fopen(path.c_str(), "wb");
+    BOOST_REQUIRE(f != nullptr);
+    BOOST_REQUIRE(std::fwrite(data.data(), 1, data.size(), f) == data.size());
+    std::fclose(f);
+  }
+
+  std::string big;
+};
+
+std::string raw_request(const tp::endpoint& ep, const std::string& target) {
+  client c{ep};
+  c.send_all("GET " + target + " HTTP/1.1\r\nConnection: close\r\n\r\n");
+  std::string got;
+  for (;;) {
+    auto piece = c.read_exactly(4096);
+    if (piece.empty())
+      break;
+    got += piece;
+  }
+  return got;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(static_files_with_etags_ranges_and_no_way_out_of_the_root) {
+  doc_root docs;
+  auto router = test_router();
+  http::static_files_options so;
+  so.root = docs.root;
+  BOOST_REQUIRE(!http::add_static_files(*router, "/static/", so));
+  auto svc = echo_service();
+  svc.name = "http";
+  svc.handler = nullptr;
+  svc.listener.connection.protocol = http::http_server(router);
+  auto running = start_service(svc);
+  auto base = url(running.bound, "/static/");
+  // A small file, its validators, and a conditional request.
+  auto head = run_command("curl -s -D - -o /dev/null " + base + "hello.txt");
+  BOOST_TEST(head.output.find("Content-Type: text/plain") != std::string::npos, head.output);
+  auto etag_at = head.output.find("ETag: ");
+  BOOST_REQUIRE(etag_at != std::string::npos);
+  auto etag = head.output.substr(etag_at + 6, head.output.find("\r\n", etag_at) - etag_at - 6);
+  BOOST_TEST(head.output.find("Last-Modified: ") != std::string::npos);
+  BOOST_TEST(run_command("curl -s " + base + "hello.txt").output == "hi there\n");
+  auto cond = run_command("curl -s -o /dev/null -w '%{http_code}' -H 'If-None-Match: " + etag
+                          + "' " + base + "hello.txt");
+  BOOST_TEST(cond.output == "304");
+  // Ranges: one served as 206, one past the end refused with 416.
+  auto part = run_command("curl -s -D - -r 2-5 " + base + "hello.txt");
+  BOOST_TEST(part.output.find("HTTP/1.1 206") == 0, part.output);
+  BOOST_TEST(part.output.find("Content-Range: bytes 2-5/9") != std::string::npos, part.output);
+  BOOST_TEST(part.output.substr(part.output.size() - 4) == " the");
+  auto past = run_command("curl -s -o /dev/null -w '%{http_code}' -H 'Range: bytes=100-' "
+                          + base + "hello.txt");
+  BOOST_TEST(past.output == "416");
+  // A large file streams, whole or in part, byte for byte.
+  auto whole = run_command("curl -s " + base + "big.bin | cmp - '" + docs.root + "/big.bin' && echo same");
+  BOOST_TEST(whole.output == "same\n", whole.output);
+  auto tail = run_command("curl -s -r 1000- -o '" + docs.base + "/part' " + base
+                          + "big.bin && tail -c +1001 '" + docs.root + "/big.bin' | cmp - '"
+                          + docs.base + "/part' && echo same");
+  BOOST_TEST(tail.output == "same\n", tail.output);
+  auto size = run_command("curl -s -I " + base + "big.bin");
+  BOOST_TEST(size.output.find("Content-Length: 1048576") != std::string::npos, size.output);
+  // Directories serve their index; nothing leaves the root.
+  BOOST_TEST(run_command("curl -s " + base + "sub/").output == "<p>index</p>\n");
+  auto status = [&](const std::string& target) {
+    auto got = raw_request(running.bound, target);
+    return got.substr(9, 3);
+  };
+  BOOST_TEST(status("/static/../outside.txt") == "403");
+  BOOST_TEST(status("/static/%2e%2e/outside.txt") == "403");
+  BOOST_TEST(status("/static/sub/%2E%2E/%2e%2e/outside.txt") == "403");
+  BOOST_TEST(status("/static/escape") == "403"); // a symlink out of the root
+  BOOST_TEST(status("/static/nothing.txt") == "404");
+  BOOST_TEST(status("/static/bad%zz") == "400");
+  BOOST_TEST(status("/static/nul%00.txt") == "400");
+  BOOST_TEST(raw_request(running.bound, "/static/escape").find("secret") == std::string::npos);
+  stop(running.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_static_root_that_is_not_a_directory_is_refused) {
+  http::http_router r;
+  http::static_files_options so;
+  so.root = "/nonexistent/ghostnet";
+  auto err = http::add_static_files(r, "/static/", so);
+  BOOST_TEST(is(err, errc::invalid_configuration), describe(err));
+  so.root = "/tmp";
+  BOOST_TEST(is(http::add_static_files(r, "static", so), errc::invalid_configuration));
+  BOOST_TEST(std::string{http::content_type_of("a.css")} == "text/css; charset=utf-8");
+  BOOST_TEST(std::string{http::content_type_of("a.unknown")} == "application/octet-stream");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

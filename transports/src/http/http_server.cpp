@@ -302,7 +302,12 @@ private:
     bool bodiless = res.status == 204 || res.status == 304
                     || (res.status >= 100 && res.status < 200);
     bool streamed = !bodiless && static_cast<bool>(res.stream);
-    if (streamed) {
+    bool chunked = streamed && !res.stream_length && version != 10;
+    if (streamed && res.stream_length) {
+      append(out, "Content-Length: ");
+      append(out, std::to_string(*res.stream_length));
+      append(out, "\r\n");
+    } else if (streamed) {
       if (version == 10)
         keep = false; // the end of the body is the end of the connection
       else
@@ -319,7 +324,7 @@ private:
     append(out, "\r\n");
     if (streamed && !head_only) {
       streaming_ = true;
-      stream_chunked_ = version != 10;
+      stream_chunked_ = chunked;
       stream_keep_ = keep;
       stream_ = std::move(res.stream);
     } else if (!head_only && !bodiless) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,6 +73,10 @@ struct http_response {
   /// Set: the body is streamed from here instead (chunked for HTTP/1.1;
   /// for HTTP/1.0 delimited by closing the connection), `body` is ignored.
   http_body_source stream;
+  /// With `stream`: the body's length, if known (a file): sent as
+  /// Content-Length, the pieces as they are. The source must produce
+  /// exactly this many bytes.
+  std::optional<uint64_t> stream_length;
 };
 
 /// The reason phrase of `status`, e.g. "Not Found"; "Unknown" if none.
