@@ -278,6 +278,10 @@ BOOST_AUTO_TEST_CASE(deadlines_header_then_body_then_keep_alive) {
   BOOST_TEST((body.slot.get()->next_deadline() == body.down.time + std::chrono::seconds(2)));
 }
 
+BOOST_AUTO_TEST_CASE(dates_are_imf_fixdate) {
+  BOOST_TEST(http::http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT"); // RFC 9110's
+}
+
 BOOST_AUTO_TEST_CASE(invalid_options_and_routes_are_configuration_errors) {
   http::http_server_options opts;
   opts.header_timeout = caf::timespan{0};

@@ -44,6 +44,14 @@ void http_fields::erase(std::string_view name) {
                 fields_.end());
 }
 
+std::string http_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
 const char* reason_phrase(unsigned status) noexcept {
   switch (status) {
     case 100: return "Continue";

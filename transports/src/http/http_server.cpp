@@ -21,17 +21,13 @@ using detail::request_parser;
 /// The Date header, formatted once per second per thread. Wall-clock time
 /// is the one clock a layer reads itself: it is a header value, not a
 /// deadline (deadlines come from lower_layer::now()).
-const std::string& http_date() {
+const std::string& date_now() {
   thread_local std::time_t cached_at = 0;
   thread_local std::string cached;
   auto now = std::time(nullptr);
   if (now != cached_at) {
     cached_at = now;
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[64];
-    auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached.assign(buf, n);
+    cached = http_date(now);
   }
   return cached;
 }
@@ -296,7 +292,7 @@ private:
     }
     if (!res.headers.contains("Date")) {
       append(out, "Date: ");
-      append(out, http_date());
+      append(out, date_now());
       append(out, "\r\n");
     }
     bool bodiless = res.status == 204 || res.status == 304

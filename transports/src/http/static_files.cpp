@@ -58,14 +58,6 @@ std::string canonical(const std::string& path) {
                                                   : std::string{};
 }
 
-std::string http_date_of(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return std::string(buf, n);
-}
-
 void answer(http_response& res, unsigned status, const char* text) {
   res.status = status;
   res.body = std::string{text} + "\n";
@@ -194,7 +186,7 @@ private:
                   static_cast<unsigned long long>(st.st_mtim.tv_sec) * 1000000000ull
                     + static_cast<unsigned long long>(st.st_mtim.tv_nsec));
     res.headers.set("ETag", etag);
-    res.headers.set("Last-Modified", http_date_of(st.st_mtim.tv_sec));
+    res.headers.set("Last-Modified", http_date(st.st_mtim.tv_sec));
     res.headers.set("Accept-Ranges", "bytes");
     auto inm = req.headers.get("If-None-Match");
     if (!inm.empty() && (inm == "*" || inm.find(etag) != std::string_view::npos)) {

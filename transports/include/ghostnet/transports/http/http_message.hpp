@@ -5,6 +5,7 @@
 // see docs/http.md).
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <optional>
@@ -78,6 +79,9 @@ struct http_response {
   /// exactly this many bytes.
   std::optional<uint64_t> stream_length;
 };
+
+/// `t` as an HTTP date (IMF-fixdate), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+[[nodiscard]] std::string http_date(std::time_t t);
 
 /// The reason phrase of `status`, e.g. "Not Found"; "Unknown" if none.
 [[nodiscard]] const char* reason_phrase(unsigned status) noexcept;
