@@ -5,7 +5,6 @@
 #include <caf/send.hpp>
 
 #include "ghostnet/actors/atoms.hpp"
-#include "ghostnet/actors/error.hpp"
 
 namespace ghostnet::pool::detail {
 
@@ -30,10 +29,7 @@ public:
 
   caf::error on_set_receiver(transports::connection_context&,
                              caf::actor receiver) override {
-    if (!receiver)
-      return make_error(errc::invalid_configuration, "set receiver", "", 0,
-                        "receiver: must not be null");
-    receiver_ = std::move(receiver);
+    receiver_ = std::move(receiver); // not null: the connection checked
     return caf::none;
   }
 

@@ -99,6 +99,14 @@ tp::tcp_service_options layered_service(tp::layer_factory protocol) {
   return opts;
 }
 
+/// A service of farewell layers that report how they ended to `log`.
+tp::tcp_service_options farewell_service(std::shared_ptr<close_log> log,
+                                         bool stubborn) {
+  return layered_service([log, stubborn](std::string_view) -> tp::layer_ptr {
+    return std::make_unique<farewell_layer>(log, stubborn);
+  });
+}
+
 std::string read_line(client& c) {
   std::string line;
   for (;;) {
@@ -146,9 +154,7 @@ BOOST_AUTO_TEST_CASE(a_user_protocol_switches_inside_one_segment) {
 
 BOOST_AUTO_TEST_CASE(stopping_the_service_asks_the_layers_to_finish_first) {
   auto log = std::make_shared<close_log>();
-  auto svc = start_service(layered_service([log](std::string_view) -> tp::layer_ptr {
-    return std::make_unique<farewell_layer>(log, false);
-  }));
+  auto svc = start_service(farewell_service(log, false));
   client c{svc.bound};
   BOOST_REQUIRE(c.send_all("hi\n"));
   BOOST_TEST(read_line(c) == "hi");
@@ -163,9 +169,7 @@ BOOST_AUTO_TEST_CASE(stopping_the_service_asks_the_layers_to_finish_first) {
 
 BOOST_AUTO_TEST_CASE(a_layer_that_never_finishes_closing_is_cut_at_the_drain_timeout) {
   auto log = std::make_shared<close_log>();
-  auto opts = layered_service([log](std::string_view) -> tp::layer_ptr {
-    return std::make_unique<farewell_layer>(log, true);
-  });
+  auto opts = farewell_service(log, true);
   opts.listener.connection.timeouts.drain = 200ms;
   auto svc = start_service(opts);
   client c{svc.bound};
@@ -185,9 +189,7 @@ BOOST_AUTO_TEST_CASE(a_layer_that_never_finishes_closing_is_cut_at_the_drain_tim
 
 BOOST_AUTO_TEST_CASE(a_close_request_to_the_connection_actor_goes_through_the_layers) {
   auto log = std::make_shared<close_log>();
-  auto svc = start_service(layered_service([log](std::string_view) -> tp::layer_ptr {
-    return std::make_unique<farewell_layer>(log, false);
-  }));
+  auto svc = start_service(farewell_service(log, false));
   client c{svc.bound};
   BOOST_REQUIRE(c.send_all("hi\n"));
   BOOST_TEST(read_line(c) == "hi");

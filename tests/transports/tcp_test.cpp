@@ -368,6 +368,12 @@ BOOST_AUTO_TEST_CASE(set_receiver_hands_the_connection_to_another_actor) {
   self->receive([&](received_atom, tp::connection_actor&, std::vector<char>& f) {
     BOOST_TEST(std::string(f.begin(), f.end()) == "first");
   }, caf::after(patience) >> [] { BOOST_FAIL("no frame"); });
+  // A null receiver is refused by the connection itself.
+  self->request(conn, patience, set_receiver_atom::value, caf::actor{})
+    .receive([](caf::ok_atom) { BOOST_FAIL("a null receiver was taken"); },
+             [](caf::error& err) {
+               BOOST_TEST(is(err, errc::invalid_configuration), describe(err));
+             });
   // Hand it over, as a pool does at a lease (gen_tcp's controlling_process).
   caf::scoped_actor other{sys};
   self->request(conn, patience, set_receiver_atom::value, caf::actor{other})

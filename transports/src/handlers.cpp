@@ -63,10 +63,7 @@ public:
   }
 
   caf::error on_set_receiver(connection_context&, caf::actor receiver) override {
-    if (!receiver)
-      return make_error(errc::invalid_configuration, "set receiver", "", 0,
-                        "receiver: must not be null");
-    app_ = std::move(receiver);
+    app_ = std::move(receiver); // not null: the connection checked
     return caf::none;
   }
 

@@ -1014,6 +1014,10 @@ connection_broker::behavior_type connection_broker::make_behavior() {
     [this](set_receiver_atom, caf::actor& receiver) -> caf::result<caf::ok_atom> {
       if (done_)
         return make_error(errc::transport_closed, "set receiver", where());
+      // Checked once here, for every layer and handler below.
+      if (!receiver)
+        return config_error("set receiver", where(), "receiver",
+                            "must not be null");
       caf::error err;
       turn([&] { err = stack_->on_set_receiver(std::move(receiver)); });
       if (err)

@@ -63,7 +63,8 @@ public:
   virtual void on_demand(connection_context&, uint32_t /*n*/) {}
 
   /// Someone sent the connection actor (set_receiver_atom, actor): the
-  /// messages of an actor handler go to `receiver` from now on. Default:
+  /// messages of an actor handler go to `receiver` (never null: the
+  /// connection refuses that itself) from now on. Default:
   /// errc::invalid_state (this handler sends to no actor).
   [[nodiscard]] virtual caf::error on_set_receiver(connection_context& ctx,
                                                    caf::actor receiver);
