@@ -13,6 +13,7 @@ packages=(
   libasio-dev           # the Asio peer server of bench/
   netcat-openbsd socat openssl curl procps   # real peers used by tests
   wrk                   # HTTP load peer (tests, bench)
+  nginx                 # HTTP peer: the client's tests, the HTTP bench
 )
 
 missing=()
@@ -32,5 +33,24 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages with a service (nginx) must not start it: it would listen on
+# port 80 of every interface. Tests start their own on 127.0.0.1. A
+# policy-rc.d that refuses every start (exit 101) is put in place for the
+# install unless one is there already, and removed afterwards.
+POLICY=/usr/sbin/policy-rc.d
+OWN_POLICY=""
+if [ ! -e "$POLICY" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 755 "$POLICY"
+  OWN_POLICY=1
+fi
+cleanup() { if [ -n "$OWN_POLICY" ]; then $SUDO rm -f "$POLICY"; fi; }
+trap cleanup EXIT
+
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# A service that was started anyway (a policy-rc.d of someone else's that
+# allows it) is stopped again.
+if printf '%s\n' "${missing[@]}" | grep -qx nginx && pgrep -x nginx >/dev/null; then
+  $SUDO nginx -s stop 2>/dev/null || true
+fi
