@@ -487,6 +487,11 @@ private:
         last_write_ = last_activity_ = turn_time();
       if (sent == out_buf_.size()) {
         out_buf_.clear();
+        // A layer that was told "no more" this turn waits for on_writable:
+        // the socket took everything, so it is writable now; let the
+        // watcher say so rather than re-enter the stack from here.
+        if (notify_writable_)
+          watcher_->want_write(true);
         return;
       }
       write_queue_.clear();
