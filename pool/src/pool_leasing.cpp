@@ -41,6 +41,7 @@ void pool_impl::route_to(member& m, const caf::actor& to) {
 
 lease pool_impl::grant(member& m, const caf::actor& holder) {
   auto id = leases_.issue(m.id, holder.address(), clock().now());
+  auto earlier = m.times_leased;
   if (m.times_leased > 0)
     ++reuses_;
   ++m.times_leased;
@@ -56,7 +57,8 @@ lease pool_impl::grant(member& m, const caf::actor& holder) {
     lease_timer_armed_ = true;
     delayed_send(this, opts_.max_lease, pool_lease_timer_atom::value);
   }
-  return lease{id, m.conn, eps_[m.ep].remote};
+  return lease{id, m.conn, eps_[m.ep].remote,
+               static_cast<uint32_t>(std::min<uint64_t>(earlier, UINT32_MAX))};
 }
 
 void pool_impl::serve_first_waiter(member& m) {

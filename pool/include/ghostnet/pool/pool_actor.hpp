@@ -32,11 +32,16 @@ struct lease {
   uint64_t id = 0; ///< unique per pool, never reused; 0 is never issued
   transports::connection_actor connection;
   transports::endpoint remote; ///< the endpoint this connection goes to
+  /// Leases this connection had before this one: 0 = fresh. A request on a
+  /// reused connection can meet the server closing it while idle (the
+  /// keep-alive race), so a client may retry it once on another.
+  uint32_t earlier_leases = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lease& x) {
-  return f(caf::meta::type_name("lease"), x.id, x.connection, x.remote);
+  return f(caf::meta::type_name("lease"), x.id, x.connection, x.remote,
+           x.earlier_leases);
 }
 
 /// Per-endpoint figures.
