@@ -4,7 +4,11 @@
 // a close while the server keeps serving everyone else.
 
 #include <atomic>
+#include <fstream>
 #include <random>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "ghostnet/transports/detail/layer_slot.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
@@ -240,6 +244,90 @@ BOOST_AUTO_TEST_CASE(a_streamed_body_goes_out_chunked_before_the_next_pipelined_
   BOOST_TEST(old.down.closed);
 }
 
+BOOST_AUTO_TEST_CASE(a_file_body_goes_below_whole_or_is_read_where_files_cannot_go) {
+  auto path = "/tmp/ghostnet-http-range-" + std::to_string(::getpid());
+  auto bytes = pattern(200 * 1024, 3);
+  {
+    std::ofstream f{path, std::ios::binary};
+    f << bytes;
+  }
+  auto router = test_router();
+  BOOST_REQUIRE(!router->add("GET", "/f", [&](http::http_request&, http::http_response& res) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    BOOST_REQUIRE(fd >= 0);
+    res.file = tp::file_range{std::make_shared<const tp::file_handle>(fd), 1000, 100000};
+  }));
+  const std::string input = "GET /f HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+  {
+    // Plain TCP: the range goes below whole, between the header and the
+    // next answer.
+    recording_lower down;
+    down.takes_files = true;
+    tp::detail::layer_slot slot;
+    slot.reset(http::http_server(router)(""));
+    BOOST_REQUIRE(!slot.start(down));
+    BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{input.data(), input.size()}));
+    auto out = down.take_output();
+    BOOST_REQUIRE(down.files.size() == 1u);
+    BOOST_TEST(down.files[0].offset == 1000u);
+    BOOST_TEST(down.files[0].length == 100000u);
+    auto header_end = out.find("\r\n\r\n") + 4;
+    BOOST_TEST(down.file_at[0] == header_end);
+    BOOST_TEST(out.substr(0, header_end).find("Content-Length: 100000\r\n") != std::string::npos);
+    BOOST_TEST(out.find("HTTP/1.1 200 OK", header_end) == header_end, out); // /hello after it
+    BOOST_TEST(out.find("hello\n") != std::string::npos);
+    BOOST_TEST(down.conn.bytes_out >= 100000u);
+  }
+  {
+    // TLS below: the layer reads the range itself, byte for byte.
+    recording_lower down;
+    tp::detail::layer_slot slot;
+    slot.reset(http::http_server(router)(""));
+    BOOST_REQUIRE(!slot.start(down));
+    BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{input.data(), input.size()}));
+    auto out = down.take_output();
+    BOOST_TEST(down.files.empty());
+    auto header_end = out.find("\r\n\r\n") + 4;
+    BOOST_TEST(out.substr(header_end, 100000) == bytes.substr(1000, 100000));
+    BOOST_TEST(out.find("hello\n", header_end + 100000) != std::string::npos);
+  }
+  // A file shorter than its range: the connection is aborted mid-body (no
+  // status is left to send), not answered with bytes that are not there.
+  {
+    recording_lower down;
+    tp::detail::layer_slot slot;
+    auto short_router = std::make_shared<http::http_router>();
+    BOOST_REQUIRE(!short_router->add("GET", "/f", [&](http::http_request&, http::http_response& res) {
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      res.file = tp::file_range{std::make_shared<const tp::file_handle>(fd), 150000, 100000};
+    }));
+    slot.reset(http::http_server(short_router)(""));
+    BOOST_REQUIRE(!slot.start(down));
+    const std::string get = "GET /f HTTP/1.1\r\n\r\n";
+    BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{get.data(), get.size()}));
+    BOOST_TEST(is(down.aborted, errc::protocol_error), describe(down.aborted));
+    BOOST_TEST(describe(down.aborted).find("ended before its length") != std::string::npos,
+               describe(down.aborted));
+  }
+  ::unlink(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(requests_behind_answers_the_connection_cannot_take_wait_for_writable) {
+  sans_io s;
+  s.down.full = true; // the queue is above its mark after the first answer
+  s.feed("GET /hello HTTP/1.1\r\n\r\nGET /users/1 HTTP/1.1\r\n\r\n");
+  auto out = s.down.take_output();
+  BOOST_TEST(out.find("hello\n") != std::string::npos);
+  BOOST_TEST(out.find("user 1") == std::string::npos, out);
+  BOOST_TEST(s.down.paused);
+  BOOST_TEST(!s.slot->next_deadline()); // the write timeout bounds it now
+  s.down.full = false;
+  s.slot->on_writable();
+  BOOST_TEST(!s.down.paused);
+  BOOST_REQUIRE(!s.slot.redeliver(s.down));
+  BOOST_TEST(s.down.take_output().find("user 1\n") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_throwing_handler_is_a_500_for_that_request_only) {
   sans_io s;
   s.feed("GET /throw HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
@@ -280,6 +368,10 @@ BOOST_AUTO_TEST_CASE(deadlines_header_then_body_then_keep_alive) {
 
 BOOST_AUTO_TEST_CASE(dates_are_imf_fixdate) {
   BOOST_TEST(http::http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT"); // RFC 9110's
+  BOOST_TEST((http::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == std::time_t{784111777}));
+  BOOST_TEST(!http::parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT")); // RFC 850: not taken
+  BOOST_TEST(!http::parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"));
+  BOOST_TEST(!http::parse_http_date(""));
 }
 
 BOOST_AUTO_TEST_CASE(invalid_options_and_routes_are_configuration_errors) {
@@ -626,6 +718,17 @@ BOOST_AUTO_TEST_CASE(static_files_with_etags_ranges_and_no_way_out_of_the_root) 
   auto cond = run_command("curl -s -o /dev/null -w '%{http_code}' -H 'If-None-Match: " + etag
                           + "' " + base + "hello.txt");
   BOOST_TEST(cond.output == "304");
+  auto modified_at = head.output.find("Last-Modified: ");
+  auto modified = head.output.substr(modified_at + 15,
+                                     head.output.find("\r\n", modified_at) - modified_at - 15);
+  auto since = [&](const std::string& date) {
+    return run_command("curl -s -o /dev/null -w '%{http_code}' -H 'If-Modified-Since: " + date
+                       + "' " + base + "hello.txt")
+      .output;
+  };
+  BOOST_TEST(since(modified) == "304");
+  BOOST_TEST(since("Sat, 01 Jan 2000 00:00:00 GMT") == "200"); // modified since
+  BOOST_TEST(since("yesterday") == "200");                     // not a date: ignored
   // Ranges: one served as 206, one past the end refused with 416.
   auto part = run_command("curl -s -D - -r 2-5 " + base + "hello.txt");
   BOOST_TEST(part.output.find("HTTP/1.1 206") == 0, part.output);
@@ -659,6 +762,53 @@ BOOST_AUTO_TEST_CASE(static_files_with_etags_ranges_and_no_way_out_of_the_root) 
   BOOST_TEST(status("/static/nul%00.txt") == "400");
   BOOST_TEST(raw_request(running.bound, "/static/escape").find("secret") == std::string::npos);
   stop(running.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(large_files_pipelined_in_order_over_tcp_and_whole_over_tls) {
+  doc_root docs;
+  auto router = test_router();
+  http::static_files_options so;
+  so.root = docs.root;
+  BOOST_REQUIRE(!http::add_static_files(*router, "/static/", so));
+  auto svc = echo_service();
+  svc.name = "http";
+  svc.handler = nullptr;
+  svc.listener.connection.protocol = http::http_server(router);
+  auto plain = start_service(svc);
+  {
+    // Two files (sendfile) and a small answer, pipelined in one segment:
+    // each whole, in the order asked.
+    client c{plain.bound};
+    BOOST_REQUIRE(c.send_all("GET /static/big.bin HTTP/1.1\r\n\r\n"
+                             "GET /static/big.bin HTTP/1.1\r\nRange: bytes=5-\r\n\r\n"
+                             "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    auto head = read_until(c, "\r\n\r\n");
+    BOOST_TEST(head.find("HTTP/1.1 200 OK") == 0, head);
+    BOOST_TEST((c.read_exactly(docs.big.size()) == docs.big));
+    head = read_until(c, "\r\n\r\n");
+    BOOST_TEST(head.find("HTTP/1.1 206") == 0, head);
+    BOOST_TEST((c.read_exactly(docs.big.size() - 5) == docs.big.substr(5)));
+    BOOST_TEST(read_until(c, "hello\n").find("hello\n") != std::string::npos);
+    BOOST_TEST(c.sees_close());
+  }
+  // Over TLS the same file is read in pieces and encrypted: byte for byte.
+  tp::tls_options server;
+  server.role = tp::tls_role::server;
+  server.certificate_chain_file = test_certs().server_cert;
+  server.private_key_file = test_certs().server_key;
+  auto ctx = tp::make_tls_context(server);
+  BOOST_REQUIRE_MESSAGE(ctx, (ctx ? "" : describe(ctx.error())));
+  svc.name = "https";
+  svc.listener.connection.tls.context = std::make_shared<tp::tls_context_holder>(*ctx);
+  auto tls = start_service(svc);
+  auto port = std::to_string(tls.bound.port);
+  auto same = run_command("curl -s --cacert " + test_certs().ca_cert + " --resolve localhost:"
+                          + port + ":127.0.0.1 https://localhost:" + port
+                          + "/static/big.bin | cmp - '" + docs.root + "/big.bin' && echo same");
+  BOOST_TEST(same.output == "same\n", same.output);
+  stop(tls.root);
+  stop(plain.root);
   BOOST_TEST(fds_restored());
 }
 

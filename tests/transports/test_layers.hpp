@@ -145,6 +145,13 @@ public:
     ++outputs;
   }
   bool can_send_more() const noexcept override {
+    return !full;
+  }
+  bool send_file(tp::file_range range) override {
+    if (!takes_files)
+      return false;
+    files.push_back(range);
+    file_at.push_back(output.size());
     return true;
   }
   void pause_reading() override {
@@ -189,6 +196,10 @@ public:
 
   std::vector<char> output;
   size_t outputs = 0;
+  bool full = false;        ///< can_send_more() answers false
+  bool takes_files = false; ///< send_file() accepts ranges (plain TCP)
+  std::vector<tp::file_range> files; ///< the ranges taken ...
+  std::vector<size_t> file_at;       ///< ... and the output size before each
   bool paused = false;
   bool is_established = false;
   bool closed = false;

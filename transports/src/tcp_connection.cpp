@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <deque>
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -128,6 +130,7 @@ public:
     close_socket();
     timers_.release();
     write_queue_.clear();
+    files_.clear(); // closes the files nobody else holds
     stack_.clear();
   }
 
@@ -140,6 +143,23 @@ private:
 
   void end_output() override {
     // Sent at the end of the turn.
+  }
+
+  bool send_file(file_range range) override {
+    if (done_ || fd() < 0 || range.length == 0)
+      return true; // nothing to send, or nowhere to send it
+    // The bytes before the file go first: into the queue, which is then
+    // sent in order (bytes, the file, the bytes appended after it).
+    write_queue_.insert(write_queue_.end(), out_buf_.begin(), out_buf_.end());
+    out_buf_.clear();
+    file_bytes_ += range.length;
+    files_.push_back(queued_file{write_queue_.size(), std::move(range)});
+    watcher_->want_write(true);
+    if (queued_bytes() >= opts().high_water_mark && watcher_->reading()) {
+      watcher_->want_read(false); // backpressure, as in flush
+      paused_ = true;
+    }
+    return true;
   }
 
   bool can_send_more() const noexcept override {
@@ -403,7 +423,7 @@ private:
   }
 
   size_t queued_bytes() const noexcept {
-    return write_queue_.size() - write_offset_ + out_buf_.size();
+    return write_queue_.size() - write_offset_ + out_buf_.size() + file_bytes_;
   }
 
   size_t hard_limit() const noexcept {
@@ -475,7 +495,7 @@ private:
   void flush() {
     if (out_buf_.empty() || fd() < 0)
       return;
-    if (write_queue_.size() == write_offset_) {
+    if (write_queue_.size() == write_offset_ && files_.empty()) {
       auto n = ::send(fd(), out_buf_.data(), out_buf_.size(),
                       MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -509,23 +529,68 @@ private:
     }
   }
 
+  /// Sends from the queue, in order: bytes up to the next file, the file
+  /// (sendfile), the bytes after it. False once the kernel takes no more,
+  /// after an error (finished) or after `file_budget` bytes of files in
+  /// one call (other connections of this thread get their turn).
+  bool send_queued() {
+    size_t file_budget = 2 * 1024 * 1024;
+    for (;;) {
+      auto limit = files_.empty() ? write_queue_.size() : files_.front().at;
+      if (write_offset_ < limit) {
+        auto n = ::send(fd(), write_queue_.data() + write_offset_,
+                        limit - write_offset_, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            finish(make_os_error(errno, "write", where()));
+          return false;
+        }
+        write_offset_ += static_cast<size_t>(n);
+        last_write_ = last_activity_ = layer_clock::now();
+        if (write_offset_ < limit)
+          return false; // the socket's buffer is full
+        continue;
+      }
+      if (files_.empty())
+        return true;
+      if (file_budget == 0)
+        return false;
+      auto& next = files_.front().range;
+      auto off = static_cast<off_t>(next.offset);
+      auto want = static_cast<size_t>(std::min<uint64_t>(next.length, file_budget));
+      auto n = ::sendfile(fd(), next.file->fd(), &off, want);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+          return false;
+        finish(make_os_error(errno, "sendfile", where()));
+        return false;
+      }
+      if (n == 0) {
+        // The file is shorter than the Content-Length that went out: the
+        // peer cannot be given a whole response any more.
+        finish(make_error(errc::io_error, "sendfile", where(), 0,
+                          "the file ended before its length (truncated "
+                          "while being sent?)"));
+        return false;
+      }
+      auto sent = static_cast<size_t>(n);
+      next.offset += sent;
+      next.length -= sent;
+      file_bytes_ -= sent;
+      file_budget -= sent;
+      last_write_ = last_activity_ = layer_clock::now();
+      if (next.length == 0)
+        files_.pop_front();
+    }
+  }
+
   void on_writable() {
     if (done_)
       return;
-    auto pending = write_queue_.size() - write_offset_;
-    if (pending > 0) {
-      auto n = ::send(fd(), write_queue_.data() + write_offset_, pending,
-                      MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-          return;
-        finish(make_os_error(errno, "write", where()));
-        return;
-      }
-      write_offset_ += static_cast<size_t>(n);
-      last_write_ = last_activity_ = layer_clock::now();
-    }
-    if (write_offset_ == write_queue_.size()) {
+    bool all_sent = send_queued();
+    if (done_)
+      return;
+    if (all_sent) {
       write_queue_.clear();
       write_offset_ = 0;
       if (write_queue_.capacity() > opts().max_read_size)
@@ -905,6 +970,13 @@ private:
   std::vector<char> out_buf_;     ///< what the layers wrote in this turn
   std::vector<char> write_queue_; ///< what the kernel did not take yet
   size_t write_offset_ = 0;
+  /// A file range to send once write_queue_ is sent up to `at`.
+  struct queued_file {
+    size_t at;
+    file_range range;
+  };
+  std::deque<queued_file> files_;
+  uint64_t file_bytes_ = 0; ///< what files_ still has to send
   size_t read_size_ = 0;
   layer_time now_;
   layer_time layer_deadline_ = layer_time::max(); ///< armed for; max: none

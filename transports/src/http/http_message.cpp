@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 namespace ghostnet::transports::http {
 
@@ -50,6 +51,19 @@ std::string http_date(std::time_t t) {
   char buf[64];
   auto n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   return std::string(buf, n);
+}
+
+std::optional<std::time_t> parse_http_date(std::string_view text) {
+  // IMF-fixdate only: the obsolete RFC 850 and asctime forms that RFC 9110
+  // still lets a recipient accept are not worth their ambiguity here.
+  if (text.size() != 29 || text.substr(25) != " GMT")
+    return std::nullopt;
+  std::string copy{text};
+  std::tm tm{};
+  auto end = ::strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0')
+    return std::nullopt;
+  return ::timegm(&tm);
 }
 
 const char* reason_phrase(unsigned status) noexcept {

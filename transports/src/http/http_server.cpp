@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 #include <optional>
+#include <stdexcept>
 
 #include <boost/beast/http/error.hpp>
 
@@ -17,6 +18,10 @@ namespace ghostnet::transports::http {
 namespace {
 
 using detail::request_parser;
+
+/// Bytes of a file read per piece where it cannot be sent with sendfile:
+/// four full TLS records.
+constexpr size_t file_read_piece = 64 * 1024;
 
 /// The Date header, formatted once per second per thread. Wall-clock time
 /// is the one clock a layer reads itself: it is a header value, not a
@@ -55,7 +60,7 @@ public:
     if (closing_)
       return input.size(); // after a refusal or the last response
     size_t used = 0;
-    while (used < input.size() && !closing_ && !streaming_) {
+    while (used < input.size() && !closing_ && !streaming_ && !held_back_) {
       auto rest = input.subspan(used, input.size() - used);
       if (phase_ == phase::idle) {
         phase_ = phase::header;
@@ -100,10 +105,18 @@ public:
           down_->end_output();
         }
       }
-      if (parser_->is_done())
+      if (parser_->is_done()) {
         serve();
-      else if (n == 0)
+        if (!closing_ && !streaming_ && !down_->can_send_more()) {
+          // Answers can be far larger than requests (files): the requests
+          // left in this read wait until the answers drained.
+          held_back_ = true;
+          down_->pause_reading();
+          break;
+        }
+      } else if (n == 0) {
         break;
+      }
     }
     return used;
   }
@@ -118,6 +131,11 @@ public:
   void on_writable() override {
     if (streaming_)
       pump_stream();
+    if (held_back_) {
+      held_back_ = false;
+      wait_for_request(); // the idle time starts once the answers are out
+      down_->resume_reading();
+    }
   }
 
   void request_close() override {
@@ -131,8 +149,8 @@ public:
   }
 
   std::optional<layer_time> next_deadline() const override {
-    if (closing_ || !down_ || streaming_)
-      return std::nullopt; // a streamed body is bounded by the write timeout
+    if (closing_ || !down_ || streaming_ || held_back_)
+      return std::nullopt; // output in flight is bounded by the write timeout
     return deadline_;
   }
 
@@ -202,9 +220,31 @@ private:
   }
 
   /// Pulls body pieces while the connection takes more; on_writable
-  /// resumes it. A piece goes out as one chunk (HTTP/1.1) or as is.
+  /// resumes it. A piece goes out as one chunk (HTTP/1.1) or as is. A file
+  /// is handed below whole where the connection sends files itself; the
+  /// response ends once the queue is below its mark again, so later
+  /// requests (and a close) wait for the file as they wait for a stream.
   void pump_stream() {
     while (streaming_ && down_->can_send_more()) {
+      if (file_) {
+        auto length = file_->length;
+        if (down_->send_file(*file_)) {
+          down_->info().bytes_out += length;
+          file_.reset();
+          continue;
+        }
+        // A layer below must see every byte (TLS): read it in pieces.
+        stream_ = [range = std::move(*file_)](std::string& out) mutable {
+          if (auto err = read_file_piece(range, file_read_piece, out))
+            throw std::runtime_error(describe(err));
+          return range.length > 0;
+        };
+        file_.reset();
+      }
+      if (!stream_) {
+        finish_stream(); // the file went below whole
+        return;
+      }
       std::string piece;
       bool more = false;
       try {
@@ -239,6 +279,7 @@ private:
   void finish_stream() {
     streaming_ = false;
     stream_ = nullptr;
+    file_.reset();
     if (stream_chunked_) {
       auto& out = down_->begin_output();
       append(out, "0\r\n\r\n");
@@ -297,7 +338,9 @@ private:
     }
     bool bodiless = res.status == 204 || res.status == 304
                     || (res.status >= 100 && res.status < 200);
-    bool streamed = !bodiless && static_cast<bool>(res.stream);
+    if (res.file)
+      res.stream_length = res.file->length;
+    bool streamed = !bodiless && (res.stream || res.file);
     bool chunked = streamed && !res.stream_length && version != 10;
     if (streamed && res.stream_length) {
       append(out, "Content-Length: ");
@@ -323,6 +366,7 @@ private:
       stream_chunked_ = chunked;
       stream_keep_ = keep;
       stream_ = std::move(res.stream);
+      file_ = std::move(res.file);
     } else if (!head_only && !bodiless) {
       append(out, res.body);
     }
@@ -342,7 +386,9 @@ private:
   bool closing_ = false;
   bool draining_ = false;
   http_body_source stream_; ///< the body being streamed
+  std::optional<file_range> file_; ///< a file body not yet handed below
   bool streaming_ = false;
+  bool held_back_ = false; ///< reading paused until the answers drained
   bool stream_chunked_ = false;
   bool stream_keep_ = false;
 };

@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
-#include <stdexcept>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -109,23 +108,6 @@ bool parse_range(std::string_view header, uint64_t size, uint64_t& first,
   return true;
 }
 
-/// Reads [offset, offset + len) of `fd` into `out`; false on an error.
-bool read_range(int fd, uint64_t offset, size_t len, std::string& out) {
-  auto start = out.size();
-  out.resize(start + len);
-  size_t got = 0;
-  while (got < len) {
-    auto n = ::pread(fd, &out[start + got], len - got,
-                     static_cast<off_t>(offset + got));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    got += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 class file_server {
 public:
   file_server(std::string prefix, std::string root, static_files_options opts)
@@ -188,8 +170,16 @@ private:
     res.headers.set("ETag", etag);
     res.headers.set("Last-Modified", http_date(st.st_mtim.tv_sec));
     res.headers.set("Accept-Ranges", "bytes");
+    // If-None-Match decides when present; If-Modified-Since only without it
+    // (RFC 9110 13.1.3), at the second resolution of HTTP dates.
     auto inm = req.headers.get("If-None-Match");
-    if (!inm.empty() && (inm == "*" || inm.find(etag) != std::string_view::npos)) {
+    if (!inm.empty()) {
+      if (inm == "*" || inm.find(etag) != std::string_view::npos) {
+        res.status = 304;
+        return;
+      }
+    } else if (auto since = parse_http_date(req.headers.get("If-Modified-Since"));
+               since && st.st_mtim.tv_sec <= *since) {
       res.status = 304;
       return;
     }
@@ -217,29 +207,17 @@ private:
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       return answer(res, 404, "not found");
+    file_range body{std::make_shared<const file_handle>(fd), first, length};
     if (length <= opts_.piece_size) {
-      bool ok = read_range(fd, first, static_cast<size_t>(length), res.body);
-      ::close(fd);
-      if (!ok)
+      // Small: one read, and the response leaves in one send() with its
+      // header.
+      if (auto err = read_file_piece(body, opts_.piece_size, res.body))
         return answer(res, 500, "read error");
       return;
     }
-    // Pulled as the socket drains: one piece in memory at a time.
-    auto file = std::shared_ptr<int>(new int(fd), [](int* p) {
-      ::close(*p);
-      delete p;
-    });
-    auto offset = std::make_shared<uint64_t>(first);
-    auto end = first + length;
-    auto piece = opts_.piece_size;
-    res.stream_length = length;
-    res.stream = [file, offset, end, piece](std::string& out) {
-      auto n = static_cast<size_t>(std::min<uint64_t>(piece, end - *offset));
-      if (!read_range(*file, *offset, n, out))
-        throw std::runtime_error("file read failed");
-      *offset += n;
-      return *offset < end;
-    };
+    // Large: the connection sends it (sendfile on plain TCP, read piece by
+    // piece where a layer must see the bytes), as the socket drains.
+    res.file = std::move(body);
   }
 
   std::string prefix_;

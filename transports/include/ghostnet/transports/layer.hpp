@@ -34,6 +34,7 @@
 #include <caf/expected.hpp>
 
 #include "ghostnet/transports/connection_actor.hpp"
+#include "ghostnet/transports/file_range.hpp"
 #include "ghostnet/transports/framing.hpp"
 #include "ghostnet/transports/layer_fwd.hpp"
 
@@ -60,6 +61,16 @@ public:
   /// mark: the layer should hold back; on_writable() follows once they
   /// drained.
   [[nodiscard]] virtual bool can_send_more() const noexcept = 0;
+
+  /// Queues `range` after the bytes appended so far, to go out without a
+  /// copy through user space (sendfile(2)); it counts towards
+  /// can_send_more() like appended bytes. False if this layer cannot send
+  /// files (TLS must encrypt every byte): the caller writes the bytes
+  /// itself (read_file_piece).
+  [[nodiscard]] virtual bool send_file(file_range range) {
+    (void) range;
+    return false;
+  }
 
   // -- input ------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 #pragma once
 
-// HTTP/1.1 requests and responses as the server's handlers see them: whole
-// messages with their headers and bodies (streaming bodies are not in yet;
-// see docs/http.md).
+// HTTP/1.1 requests and responses as the server's handlers see them: a
+// request whole with its body, a response whole, streamed from a source or
+// sent from a file (see docs/http.md).
 
 #include <cstdint>
 #include <ctime>
@@ -13,6 +13,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "ghostnet/transports/file_range.hpp"
 
 namespace ghostnet::transports::http {
 
@@ -78,10 +80,18 @@ struct http_response {
   /// Content-Length, the pieces as they are. The source must produce
   /// exactly this many bytes.
   std::optional<uint64_t> stream_length;
+  /// Set: the body is this range of an open file (`body` and `stream` are
+  /// ignored), sent with a Content-Length: by sendfile(2) on plain TCP,
+  /// read piece by piece where a layer must see the bytes (TLS).
+  std::optional<file_range> file;
 };
 
 /// `t` as an HTTP date (IMF-fixdate), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
 [[nodiscard]] std::string http_date(std::time_t t);
+
+/// An IMF-fixdate (as http_date writes it) as a time, or nothing if `text`
+/// is not one.
+[[nodiscard]] std::optional<std::time_t> parse_http_date(std::string_view text);
 
 /// The reason phrase of `status`, e.g. "Not Found"; "Unknown" if none.
 [[nodiscard]] const char* reason_phrase(unsigned status) noexcept;

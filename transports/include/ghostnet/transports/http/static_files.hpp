@@ -3,8 +3,9 @@
 // Files under a root directory, served by the HTTP/1.1 server: ETag and
 // Last-Modified, If-None-Match (304), single byte ranges (206/416),
 // content types by extension, and nothing outside the root (`..` also
-// percent-encoded, symlinks that leave it). Large files are streamed in
-// pieces as the socket drains (docs/http.md; sendfile(2) is not in yet).
+// percent-encoded, symlinks that leave it). Large files go out with
+// sendfile(2) on plain TCP, in pieces where TLS must see the bytes
+// (docs/http.md).
 
 #include <string>
 #include <string_view>
@@ -18,7 +19,10 @@ namespace ghostnet::transports::http {
 struct static_files_options {
   std::string root;                  ///< the directory served (required)
   std::string index = "index.html";  ///< served for a directory; empty: none
-  size_t piece_size = 64 * 1024;     ///< bytes read per piece of a body
+  /// Files (or ranges) up to this size are read into the response and
+  /// leave with its header in one send(); larger ones are sent as a file
+  /// range (http_response::file). Default 64 KiB.
+  size_t piece_size = 64 * 1024;
 };
 
 /// Adds GET routes `prefix` + "*" (HEAD included, as for every GET route)
