@@ -87,10 +87,10 @@ inline PeerOptions parse_peer_options(int argc, char** argv) {
   return opt;
 }
 
-// Writes {"echo": "HOST:PORT"} via PATH.tmp + rename, so a poller never sees
-// a half-written file.
+// Writes {"KEY": "HOST:PORT"} (KEY: "echo" unless given) via PATH.tmp +
+// rename, so a poller never sees a half-written file.
 inline bool write_ready_file(const std::string& path, const std::string& host,
-                             int port) {
+                             int port, const char* key = "echo") {
   if (path.empty())
     return true;
   bool v6 = host.find(':') != std::string::npos;
@@ -99,7 +99,7 @@ inline bool write_ready_file(const std::string& path, const std::string& host,
   FILE* f = std::fopen(tmp.c_str(), "w");
   if (f == nullptr)
     return false;
-  std::fprintf(f, "{\"echo\": \"%s\"}\n", endpoint.c_str());
+  std::fprintf(f, "{\"%s\": \"%s\"}\n", key, endpoint.c_str());
   bool ok = std::fclose(f) == 0;
   return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
 }
