@@ -812,6 +812,173 @@ BOOST_AUTO_TEST_CASE(large_files_pipelined_in_order_over_tcp_and_whole_over_tls)
   BOOST_TEST(fds_restored());
 }
 
+namespace {
+
+/// A handler actor: /slow/{ms} answers after that many milliseconds (from a
+/// response promise, as real work would), /never keeps the request and
+/// never answers, /quit exits without answering.
+struct slow_handler_state {
+  std::map<uint64_t, caf::typed_response_promise<http::http_response>> pending;
+  std::map<uint64_t, http::http_response> answers;
+  uint64_t next = 0;
+};
+
+using slow_handler_actor = http::http_handler_actor::extend<caf::reacts_to<caf::ok_atom, uint64_t>>;
+
+slow_handler_actor::behavior_type
+slow_handler(slow_handler_actor::stateful_pointer<slow_handler_state> self) {
+  return {
+    [self](http::http_request& req) -> caf::result<http::http_response> {
+      auto rp = self->make_response_promise<http::http_response>();
+      if (req.path == "/quit") {
+        self->quit();
+        return rp;
+      }
+      auto id = self->state.next++;
+      self->state.pending.emplace(id, rp); // /never: kept, never delivered
+      if (req.path == "/never")
+        return rp;
+      auto ms = std::stoi(req.params.at("ms"));
+      http::http_response res;
+      res.headers.set("X-Handler", "actor");
+      res.body = "slept " + std::to_string(ms) + " " + req.method + "\n";
+      self->state.answers.emplace(id, std::move(res));
+      self->delayed_send(self, std::chrono::milliseconds(ms), caf::ok_atom::value, id);
+      return rp;
+    },
+    [self](caf::ok_atom, uint64_t id) {
+      self->state.pending.at(id).deliver(self->state.answers.at(id));
+      self->state.pending.erase(id);
+      self->state.answers.erase(id);
+    },
+  };
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(handler_actors_answer_in_order_with_the_other_routes) {
+  auto handler = caf::actor_cast<http::http_handler_actor>(sys.spawn(slow_handler));
+  auto router = test_router();
+  BOOST_REQUIRE(!router->add("GET", "/slow/{ms}", handler));
+  BOOST_REQUIRE(!router->add("GET", "/never", handler));
+  BOOST_REQUIRE(!router->add("GET", "/quit", handler));
+  BOOST_TEST(is(router->add("GET", "/x", http::http_handler_actor{}), errc::invalid_configuration));
+  http::http_server_options opts;
+  opts.handler_timeout = std::chrono::milliseconds(300);
+  auto svc = echo_service();
+  svc.name = "http";
+  svc.handler = nullptr;
+  svc.listener.connection.protocol = http::http_server(router, opts);
+  auto running = start_service(svc);
+  {
+    // Pipelined: the actor's slow answer first, then the in-connection
+    // route, then the actor again (HEAD: headers only).
+    client c{running.bound};
+    BOOST_REQUIRE(c.send_all("GET /slow/50 HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n"
+                             "HEAD /slow/1 HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    std::string got;
+    for (auto piece = c.read_exactly(1); !piece.empty(); piece = c.read_exactly(1))
+      got += piece;
+    auto first = got.find("slept 50 GET\n");
+    auto second = got.find("hello\n");
+    BOOST_TEST(first != std::string::npos, got);
+    BOOST_TEST((second != std::string::npos && second > first), got);
+    BOOST_TEST(got.find("X-Handler: actor", second) != std::string::npos, got); // the HEAD
+    BOOST_TEST(got.find("slept 1") == std::string::npos, got);
+  }
+  // No answer in time: 504, and the connection goes on.
+  auto timed = run_command("curl -s -w ' %{http_code} %{num_connects}' " + url(running.bound, "/never")
+                           + " " + url(running.bound, "/hello"));
+  BOOST_TEST(timed.output.find("the handler did not answer within 300ms\n 504 1") == 0,
+             timed.output);
+  BOOST_TEST(std::string{http::reason_phrase(504)} == "Gateway Timeout");
+  BOOST_TEST(timed.output.find("hello\n 200 0") != std::string::npos, timed.output);
+  // The handler exits with the request: CAF 0.17 does not break the
+  // promise it dropped, so the handler timeout answers (504); once it is
+  // gone, requests to it are bounced at once (503).
+  auto quit = run_command("curl -s -o /dev/null -w '%{http_code}' " + url(running.bound, "/quit"));
+  BOOST_TEST(quit.output == "504", quit.output);
+  auto gone = run_command("curl -s -o /dev/null -w '%{http_code}' " + url(running.bound, "/slow/0"));
+  BOOST_TEST(gone.output == "503", gone.output);
+  stop(running.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_answer_after_the_client_left_or_half_closed) {
+  auto handler = caf::actor_cast<http::http_handler_actor>(sys.spawn(slow_handler));
+  auto router = test_router();
+  BOOST_REQUIRE(!router->add("GET", "/slow/{ms}", handler));
+  auto svc = echo_service();
+  svc.name = "http";
+  svc.handler = nullptr;
+  svc.listener.connection.protocol = http::http_server(router);
+  auto running = start_service(svc);
+  {
+    // The client is gone before the answer: it is dropped with the
+    // connection, nothing else happens.
+    client c{running.bound};
+    BOOST_REQUIRE(c.send_all("GET /slow/100 HTTP/1.1\r\n\r\n"));
+    c.reset();
+  }
+  {
+    // The client half-closes after its request: the answer still comes,
+    // then the close (the FIN is read once the answer is out: reading is
+    // paused while the handler works).
+    client c{running.bound};
+    BOOST_REQUIRE(c.send_all("GET /slow/30 HTTP/1.1\r\n\r\n"));
+    c.shutdown_write();
+    BOOST_TEST(read_until(c, "slept 30 GET\n").find("HTTP/1.1 200 OK") == 0);
+    BOOST_TEST(c.sees_close());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150)); // the first answer came and went
+  BOOST_TEST(run_command("curl -s " + url(running.bound, "/slow/0")).output == "slept 0 GET\n");
+  stop(running.root);
+  caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_resumes_the_pipeline_and_a_late_one_finds_no_layer) {
+  // The layer alone: ask() is recorded, the answer given by hand.
+  auto handler = caf::actor_cast<http::http_handler_actor>(sys.spawn(slow_handler));
+  auto router = test_router();
+  BOOST_REQUIRE(!router->add("GET", "/slow/{ms}", handler));
+  recording_lower down;
+  tp::detail::layer_slot slot;
+  slot.reset(http::http_server(router)(""));
+  BOOST_REQUIRE(!slot.start(down));
+  const std::string input = "GET /slow/5 HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+  BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{input.data(), input.size()}));
+  BOOST_REQUIRE(down.asked.size() == 1u);
+  BOOST_TEST(down.asked[0].msg.match_element<http::http_request>(0));
+  BOOST_TEST(down.paused);
+  BOOST_TEST(down.output.empty()); // /hello waits for the actor's answer
+  BOOST_TEST(!slot->next_deadline());
+  http::http_response res;
+  res.body = "answered\n";
+  auto answer = caf::make_message(res);
+  down.asked[0].reply(answer);
+  BOOST_TEST(!down.paused);
+  BOOST_REQUIRE(!slot.redeliver(down));
+  auto out = down.take_output();
+  BOOST_TEST(out.find("answered\n") != std::string::npos, out);
+  BOOST_TEST(out.find("hello\n") > out.find("answered\n"), out);
+  // An error answer is a status, and the layer goes on.
+  const std::string again = "GET /slow/5 HTTP/1.1\r\n\r\n";
+  BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{again.data(), again.size()}));
+  BOOST_REQUIRE(down.asked.size() == 2u);
+  auto failed = caf::make_message(caf::make_error(caf::sec::request_receiver_down));
+  down.asked[1].reply(failed);
+  BOOST_TEST(status_line(down.take_output()) == "HTTP/1.1 503 Service Unavailable");
+  // The layer is gone (the connection switched protocol or closed) when
+  // the answer comes: nothing happens.
+  BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{again.data(), again.size()}));
+  BOOST_REQUIRE(down.asked.size() == 3u);
+  slot.clear();
+  down.asked[2].reply(answer);
+  BOOST_TEST(down.output.empty());
+  caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(a_static_root_that_is_not_a_directory_is_refused) {
   http::http_router r;
   http::static_files_options so;

@@ -169,6 +169,13 @@ public:
   void abort(caf::error reason) override {
     aborted = std::move(reason);
   }
+  void ask(const caf::actor& dest, caf::timespan, caf::message msg,
+           caf::behavior on_reply) override {
+    asked.push_back(asked_request{dest, std::move(msg), std::move(on_reply)});
+  }
+  void in_turn(const std::function<void()>& f) override {
+    f();
+  }
   void switch_protocol(tp::layer_ptr next) override {
     switched_to = std::move(next);
   }
@@ -194,6 +201,13 @@ public:
     return result;
   }
 
+  /// A request ask() was given; answer it with reply.
+  struct asked_request {
+    caf::actor dest;
+    caf::message msg;
+    caf::behavior reply;
+  };
+  std::vector<asked_request> asked;
   std::vector<char> output;
   size_t outputs = 0;
   bool full = false;        ///< can_send_more() answers false

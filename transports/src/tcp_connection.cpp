@@ -162,6 +162,16 @@ private:
     return true;
   }
 
+  void ask(const caf::actor& dest, caf::timespan timeout, caf::message msg,
+           caf::behavior on_reply) override {
+    auto handle = request(dest, timeout, std::move(msg));
+    add_multiplexed_response_handler(handle.id(), std::move(on_reply));
+  }
+
+  void in_turn(const std::function<void()>& f) override {
+    turn([&] { f(); });
+  }
+
   bool can_send_more() const noexcept override {
     if (queued_bytes() < hard_limit())
       return true;

@@ -236,6 +236,15 @@ public:
     up_.switch_to(std::move(next));
   }
 
+  void ask(const caf::actor& dest, caf::timespan timeout, caf::message msg,
+           caf::behavior on_reply) override {
+    down_->ask(dest, timeout, std::move(msg), std::move(on_reply));
+  }
+
+  void in_turn(const std::function<void()>& f) override {
+    down_->in_turn(f); // the end of the turn runs prepare_send: encrypted
+  }
+
   layer_time now() const noexcept override {
     return down_->now();
   }

@@ -29,18 +29,32 @@ bool is_param(std::string_view segment) {
 
 caf::error http_router::add(std::string method, std::string pattern,
                             http_handler handler) {
+  if (!handler)
+    return config_error("add route", "", "handler", "must not be empty");
+  route r;
+  r.handler = std::move(handler);
+  return add_route(std::move(method), std::move(pattern), std::move(r));
+}
+
+caf::error http_router::add(std::string method, std::string pattern,
+                            http_handler_actor handler) {
+  if (!handler)
+    return config_error("add route", "", "handler", "must not be a null actor");
+  route r;
+  r.actor = std::move(handler);
+  return add_route(std::move(method), std::move(pattern), std::move(r));
+}
+
+caf::error http_router::add_route(std::string method, std::string pattern,
+                                  route r) {
   auto bad = [&](const char* why) {
     return config_error("add route", "", "pattern", "\"" + pattern + "\": " + why);
   };
   if (method.empty())
     return config_error("add route", "", "method", "must not be empty");
-  if (!handler)
-    return config_error("add route", "", "handler", "must not be empty");
   if (pattern.empty() || pattern.front() != '/')
     return bad("must start with '/'");
-  route r;
   r.method = std::move(method);
-  r.handler = std::move(handler);
   std::string_view p = pattern;
   if (p.size() >= 2 && p.substr(p.size() - 2) == "/*") {
     r.prefix = true;
@@ -80,7 +94,8 @@ size_t http_router::score(const route& r,
   return params == 0 ? 1'000'000 : 500'000 - params;
 }
 
-void http_router::dispatch(http_request& req, http_response& res) const {
+http_handler_actor http_router::dispatch(http_request& req,
+                                         http_response& res) const {
   auto path = split_path(req.path.empty() ? std::string_view{"/"}
                                           : std::string_view{req.path});
   const route* best = nullptr;
@@ -106,7 +121,7 @@ void http_router::dispatch(http_request& req, http_response& res) const {
     if (allowed.empty()) {
       res.status = 404;
       res.body = "not found\n";
-      return;
+      return {};
     }
     std::string allow;
     for (auto& m : allowed)
@@ -114,14 +129,17 @@ void http_router::dispatch(http_request& req, http_response& res) const {
     res.status = 405;
     res.headers.set("Allow", allow);
     res.body = "method not allowed\n";
-    return;
+    return {};
   }
   for (size_t i = 0; i < best->segments.size(); ++i)
     if (is_param(best->segments[i])) {
       auto& seg = best->segments[i];
       req.params.emplace(seg.substr(1, seg.size() - 2), std::string{path[i]});
     }
+  if (best->actor)
+    return best->actor;
   best->handler(req, res);
+  return {};
 }
 
 } // namespace ghostnet::transports::http

@@ -19,6 +19,13 @@ namespace {
 
 using detail::request_parser;
 
+/// What the answer to a request must look like.
+struct answer_to {
+  bool head_only;
+  unsigned version;
+  bool keep_alive; ///< as far as the request goes
+};
+
 /// Bytes of a file read per piece where it cannot be sent with sendfile:
 /// four full TLS records.
 constexpr size_t file_read_piece = 64 * 1024;
@@ -60,7 +67,8 @@ public:
     if (closing_)
       return input.size(); // after a refusal or the last response
     size_t used = 0;
-    while (used < input.size() && !closing_ && !streaming_ && !held_back_) {
+    while (used < input.size() && !closing_ && !streaming_ && !held_back_
+           && !awaiting_) {
       auto rest = input.subspan(used, input.size() - used);
       if (phase_ == phase::idle) {
         phase_ = phase::header;
@@ -122,6 +130,12 @@ public:
   }
 
   caf::error on_eof() override {
+    if (awaiting_) {
+      // The request is complete and its handler actor busy with it: the
+      // answer still goes out, then the connection closes.
+      peer_done_ = true;
+      return caf::none;
+    }
     // A request cut short cannot be answered; the responses are out.
     closing_ = true;
     down_->close();
@@ -142,14 +156,14 @@ public:
     // Graceful drain: a request being received is still served (with
     // Connection: close), bounded by the connection's drain timeout.
     draining_ = true;
-    if (phase_ == phase::idle && !closing_) {
+    if (phase_ == phase::idle && !closing_ && !awaiting_) {
       closing_ = true;
       down_->close();
     }
   }
 
   std::optional<layer_time> next_deadline() const override {
-    if (closing_ || !down_ || streaming_ || held_back_)
+    if (closing_ || !down_ || streaming_ || held_back_ || awaiting_)
       return std::nullopt; // output in flight is bounded by the write timeout
     return deadline_;
   }
@@ -191,8 +205,9 @@ private:
     ++down_->info().frames_in;
     ++served_;
     http_response res;
+    http_handler_actor actor;
     try {
-      router_->dispatch(req, res);
+      actor = router_->dispatch(req, res);
     } catch (const std::exception& ex) {
       res = http_response{};
       res.status = 500;
@@ -201,10 +216,22 @@ private:
                 "handler_threw", {log::kv("target", req.target),
                                   log::kv("what", std::string{ex.what()})});
     }
-    bool keep = parser_->keep_alive() && !draining_
-                && (opts_->max_requests == 0 || served_ < opts_->max_requests);
-    write(res, req.method == "HEAD", keep, req.version);
+    answer_to next{req.method == "HEAD", req.version, parser_->keep_alive()};
+    if (actor) {
+      ask_handler(actor, std::move(req), next);
+      parser_.reset();
+      return;
+    }
     parser_.reset();
+    respond(res, next);
+  }
+
+  /// Writes the answer to the request described by `to`, then streams its
+  /// body, closes, or waits for the next request.
+  void respond(http_response& res, const answer_to& to) {
+    bool keep = to.keep_alive && !draining_ && !peer_done_
+                && (opts_->max_requests == 0 || served_ < opts_->max_requests);
+    write(res, to.head_only, keep, to.version);
     if (streaming_) {
       // Later requests wait (in order) until the body is out.
       down_->pause_reading();
@@ -217,6 +244,52 @@ private:
       return;
     }
     wait_for_request();
+  }
+
+  /// A route served by an actor: reading pauses (later requests wait, in
+  /// order) until its answer is written. The handler timeout bounds the
+  /// wait; the connection's other deadlines rest meanwhile.
+  void ask_handler(const http_handler_actor& actor, http_request req,
+                   answer_to to) {
+    awaiting_ = true;
+    down_->pause_reading();
+    std::weak_ptr<char> alive = alive_;
+    auto target = req.target;
+    auto on_answer = [this, alive, to](http_response& res) {
+      if (alive.expired())
+        return; // the protocol was switched meanwhile; nobody to answer
+      down_->in_turn([&] {
+        awaiting_ = false;
+        respond(res, to);
+        if (!closing_ && !streaming_)
+          down_->resume_reading();
+      });
+    };
+    auto on_error = [this, alive, on_answer, target](caf::error& err) {
+      if (alive.expired())
+        return;
+      http_response res;
+      if (err == caf::sec::request_timeout) {
+        res.status = 504;
+        res.body = "the handler did not answer within "
+                   + format_duration(opts_->handler_timeout) + "\n";
+      } else if (err == caf::sec::request_receiver_down) {
+        res.status = 503;
+        res.body = "the handler is not available\n";
+      } else {
+        res.status = 500;
+        res.body = "internal server error\n";
+      }
+      log::warn("http:" + down_->full_info().remote.to_string(),
+                "handler_failed", {log::kv("target", target),
+                                   log::kv("status", res.status),
+                                   log::kv("error", err)});
+      on_answer(res);
+    };
+    down_->ask(caf::actor_cast<caf::actor>(actor), opts_->handler_timeout,
+               caf::make_message(std::move(req)),
+               caf::behavior{[on_answer](http_response& res) { on_answer(res); },
+                             std::move(on_error)});
   }
 
   /// Pulls body pieces while the connection takes more; on_writable
@@ -389,6 +462,10 @@ private:
   std::optional<file_range> file_; ///< a file body not yet handed below
   bool streaming_ = false;
   bool held_back_ = false; ///< reading paused until the answers drained
+  bool awaiting_ = false;  ///< a handler actor has the current request
+  bool peer_done_ = false; ///< EOF came while awaiting: close after it
+  /// Expires with the layer: a handler actor's late answer finds no one.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
   bool stream_chunked_ = false;
   bool stream_keep_ = false;
 };
@@ -411,6 +488,8 @@ caf::error validate(const http_server_options& opts) {
     return bad("body_timeout", "must be > 0");
   if (opts.keep_alive_timeout <= caf::timespan{0})
     return bad("keep_alive_timeout", "must be > 0");
+  if (opts.handler_timeout <= caf::timespan{0})
+    return bad("handler_timeout", "must be > 0");
   if (opts.server_name.find_first_of("\r\n") != std::string::npos)
     return bad("server_name", "must not contain CR or LF");
   return caf::none;

@@ -30,6 +30,9 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/behavior.hpp>
+#include <caf/message.hpp>
+#include <caf/timespan.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
@@ -102,6 +105,23 @@ public:
   /// WebSocket frame of the same segment both arrive. The old layer is
   /// destroyed once its call returned.
   virtual void switch_protocol(layer_ptr next) = 0;
+
+  // -- other actors -----------------------------------------------------------
+
+  /// Sends `msg` to `dest` as a request of the connection actor. The reply,
+  /// or an error (sec::request_timeout after `timeout`,
+  /// sec::request_receiver_down, the receiver's own), goes to `on_reply`
+  /// as a message of the connection, between its reads: wrap what the
+  /// handlers do in in_turn(), and guard them against a layer that is gone
+  /// by then (a weak_ptr). A reply that comes after the connection closed
+  /// is dropped with it.
+  virtual void ask(const caf::actor& dest, caf::timespan timeout,
+                   caf::message msg, caf::behavior on_reply) = 0;
+
+  /// Runs `f` as a turn of the connection: output written in it leaves at
+  /// its end, deadlines are re-armed. For work that continues outside a
+  /// callback of the stack, such as the reply to ask().
+  virtual void in_turn(const std::function<void()>& f) = 0;
 
   // -- the connection ---------------------------------------------------------
 

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <caf/meta/type_name.hpp>
+
 #include "ghostnet/transports/file_range.hpp"
 
 namespace ghostnet::transports::http {
@@ -47,6 +49,11 @@ public:
     return fields_.end();
   }
 
+  template <class Inspector>
+  friend typename Inspector::result_type inspect(Inspector& f, http_fields& x) {
+    return f(caf::meta::type_name("http_fields"), x.fields_);
+  }
+
 private:
   std::vector<std::pair<std::string, std::string>> fields_;
 };
@@ -62,6 +69,12 @@ struct http_request {
   /// Values of `{name}` segments of the route that matched.
   std::map<std::string, std::string, std::less<>> params;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_request& x) {
+  return f(caf::meta::type_name("http_request"), x.method, x.target, x.path,
+           x.query, x.version, x.headers, x.body, x.params);
+}
 
 /// Produces a streamed response body piece by piece: appends the next
 /// piece to `out` and returns true, or returns false at the end (appending
@@ -85,6 +98,14 @@ struct http_response {
   /// read piece by piece where a layer must see the bytes (TLS).
   std::optional<file_range> file;
 };
+
+/// A response in a message (from a handler actor): `stream` and `file` are
+/// process-local, kept in a local message and not serialized: a handler
+/// actor on another node answers with status, headers and body.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_response& x) {
+  return f(caf::meta::type_name("http_response"), x.status, x.headers, x.body);
+}
 
 /// `t` as an HTTP date (IMF-fixdate), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
 [[nodiscard]] std::string http_date(std::time_t t);

@@ -39,6 +39,9 @@ struct http_server_options {
   /// An idle keep-alive connection is closed (silently) after this long.
   /// Default 15 s.
   caf::timespan keep_alive_timeout = std::chrono::seconds(15);
+  /// A handler actor's answer (http_router::add with an actor); none in
+  /// time: 504. Default 30 s.
+  caf::timespan handler_timeout = std::chrono::seconds(30);
   /// Requests served on one connection before it closes; 0 = no limit.
   size_t max_requests = 0;
   /// The Server header; empty: none.
