@@ -69,6 +69,66 @@ void add_big_route(http::http_router& r, std::shared_ptr<std::atomic<size_t>> pu
   BOOST_REQUIRE(!err);
 }
 
+/// An upload's reader: counts the bytes and pieces and sums them (FNV-1a),
+/// refuses with `refuse_at_status` once more than `refuse_after` bytes came.
+struct counting_reader : http::http_body_reader {
+  struct totals {
+    uint64_t bytes = 0;
+    uint64_t pieces = 0;
+    uint64_t hash = 1469598103934665603ull;
+    bool ended = false;
+    bool destroyed = false;
+  };
+  std::shared_ptr<totals> seen;
+  uint64_t refuse_after;
+  unsigned refuse_status;
+
+  counting_reader(std::shared_ptr<totals> t, uint64_t after, unsigned status)
+    : seen(std::move(t)), refuse_after(after), refuse_status(status) {
+  }
+  ~counting_reader() override {
+    seen->destroyed = true;
+  }
+  unsigned on_body(std::string_view piece) override {
+    seen->bytes += piece.size();
+    ++seen->pieces;
+    for (auto c : piece)
+      seen->hash = (seen->hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    return seen->bytes > refuse_after ? refuse_status : 0;
+  }
+  void on_end(http::http_request& req, http::http_response& res) override {
+    seen->ended = true;
+    res.body = "got " + std::to_string(seen->bytes) + " " + std::to_string(seen->hash)
+               + " body=" + std::to_string(req.body.size()) + "\n";
+  }
+};
+
+uint64_t fnv1a(const std::string& x) {
+  uint64_t h = 1469598103934665603ull;
+  for (auto c : x)
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+/// POST /upload streams to a counting_reader (refusing with 507 past
+/// `refuse_after`); POST /locked answers 401 before any body.
+void add_upload_routes(http::http_router& r, std::shared_ptr<counting_reader::totals> seen,
+                       uint64_t refuse_after = UINT64_MAX) {
+  auto err = r.add_upload("POST", "/upload", [seen, refuse_after](http::http_request& req,
+                                                                  http::http_response&) {
+    BOOST_TEST(req.body.empty());
+    *seen = counting_reader::totals{};
+    return std::make_unique<counting_reader>(seen, refuse_after, 507);
+  });
+  BOOST_REQUIRE(!err);
+  err = r.add_upload("POST", "/locked", [](http::http_request&, http::http_response& res) {
+    res.status = 401;
+    res.body = "no\n";
+    return std::unique_ptr<http::http_body_reader>{};
+  });
+  BOOST_REQUIRE(!err);
+}
+
 /// The layer on a recording lower layer, fed through a slot as the broker
 /// does.
 struct sans_io {
@@ -326,6 +386,71 @@ BOOST_AUTO_TEST_CASE(requests_behind_answers_the_connection_cannot_take_wait_for
   BOOST_TEST(!s.down.paused);
   BOOST_REQUIRE(!s.slot.redeliver(s.down));
   BOOST_TEST(s.down.take_output().find("user 1\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_upload_is_streamed_to_its_reader_split_at_every_offset) {
+  auto body = pattern(3000, 5);
+  std::string chunked;
+  for (size_t at = 0; at < body.size(); at += 700) {
+    auto piece = body.substr(at, 700);
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    chunked += size + piece + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  const std::string input = "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            + chunked + "GET /hello HTTP/1.1\r\n\r\n";
+  auto expected = "got 3000 " + std::to_string(fnv1a(body)) + " body=0\n";
+  for (size_t cut = 0; cut <= input.size(); cut += 7) {
+    auto seen = std::make_shared<counting_reader::totals>();
+    auto router = test_router();
+    add_upload_routes(*router, seen);
+    recording_lower down;
+    tp::detail::layer_slot slot;
+    slot.reset(http::http_server(router)(""));
+    BOOST_REQUIRE(!slot.start(down));
+    BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{input.data(), cut}));
+    BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{input.data() + cut, input.size() - cut}));
+    auto out = down.take_output();
+    BOOST_TEST(out.find(expected) != std::string::npos, "cut at " << cut << ": " << out);
+    BOOST_TEST(out.find("hello\n") > out.find(expected));
+    BOOST_TEST(seen->destroyed); // the reader is gone with its request
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_upload_refused_by_its_reader_its_handler_or_the_limit_closes) {
+  auto seen = std::make_shared<counting_reader::totals>();
+  auto router = test_router();
+  add_upload_routes(*router, seen, 100);
+  auto run = [&](const std::string& input, http::http_server_options opts = {}) {
+    recording_lower down;
+    tp::detail::layer_slot slot;
+    slot.reset(http::http_server(router, opts)(""));
+    BOOST_REQUIRE(!slot.start(down));
+    BOOST_REQUIRE(!slot.deliver(down, tp::byte_view{input.data(), input.size()}));
+    BOOST_TEST(down.closed);
+    return down.take_output();
+  };
+  // The reader refuses past 100 bytes: 507, the rest unread.
+  auto out = run("POST /upload HTTP/1.1\r\nContent-Length: 500\r\n\r\n" + std::string(500, 'x'));
+  BOOST_TEST(status_line(out) == "HTTP/1.1 507 Insufficient Storage", out);
+  BOOST_TEST(!seen->ended);
+  BOOST_TEST(seen->destroyed);
+  // The handler answers before the body: no 100 Continue, a 401 and a close.
+  out = run("POST /locked HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  BOOST_TEST(status_line(out) == "HTTP/1.1 401 Unauthorized", out);
+  BOOST_TEST(out.find("100 Continue") == std::string::npos, out);
+  // Above max_upload (not max_body, which is smaller here): 413.
+  http::http_server_options small;
+  small.max_body = 10;
+  small.max_upload = 50;
+  out = run("POST /upload HTTP/1.1\r\nContent-Length: 80\r\n\r\n" + std::string(80, 'x'), small);
+  BOOST_TEST(status_line(out) == "HTTP/1.1 413 Content Too Large", out);
+  out = run("POST /upload HTTP/1.1\r\nContent-Length: 40\r\n\r\n" + std::string(40, 'x')
+              + "POST /echo HTTP/1.1\r\nContent-Length: 20\r\n\r\n" + std::string(20, 'y'),
+            small);
+  BOOST_TEST(out.find("got 40 ") != std::string::npos, out); // over max_body, under max_upload
+  BOOST_TEST(out.find("HTTP/1.1 413") != std::string::npos, out); // /echo keeps max_body
 }
 
 BOOST_AUTO_TEST_CASE(a_throwing_handler_is_a_500_for_that_request_only) {
@@ -977,6 +1102,56 @@ BOOST_AUTO_TEST_CASE(an_answer_resumes_the_pipeline_and_a_late_one_finds_no_laye
   down.asked[2].reply(answer);
   BOOST_TEST(down.output.empty());
   caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+/// This process's peak RSS in KiB since the last reset_peak_rss().
+long peak_rss_kib() {
+  std::ifstream status{"/proc/self/status"};
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::stol(line.substr(6));
+  return -1;
+}
+
+void reset_peak_rss() {
+  std::ofstream{"/proc/self/clear_refs"} << "5";
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(curl_uploads_128_mib_that_never_sit_in_memory) {
+  auto seen = std::make_shared<counting_reader::totals>();
+  auto router = test_router();
+  add_upload_routes(*router, seen);
+  auto svc = echo_service();
+  svc.name = "http";
+  svc.handler = nullptr;
+  svc.listener.connection.protocol = http::http_server(router);
+  auto running = start_service(svc);
+  auto file = "/tmp/ghostnet-upload-" + std::to_string(::getpid());
+  auto made = run_command("head -c 134217728 /dev/urandom > '" + file + "' && echo made");
+  BOOST_REQUIRE(made.output == "made\n");
+  auto sum = [&](const char* how) {
+    reset_peak_rss();
+    auto before = peak_rss_kib();
+    auto out = run_command(std::string{"curl -s -H 'Expect:' "} + how + " --data-binary @'"
+                           + file + "' " + url(running.bound, "/upload"));
+    auto grown_mib = (peak_rss_kib() - before) / 1024;
+    BOOST_TEST_MESSAGE(how << ": peak RSS grew by " << grown_mib << " MiB");
+    BOOST_TEST(out.output.find("got 134217728 ") == 0, out.output);
+    // 128 MiB went through; the process grew by what a few reads take.
+    BOOST_TEST(grown_mib < 24, how << ": peak RSS grew by " << grown_mib << " MiB");
+    return out.output;
+  };
+  auto plain = sum("");
+  auto chunked = sum("-H 'Transfer-Encoding: chunked'");
+  BOOST_TEST(plain == chunked); // the same bytes, the same sum
+  ::unlink(file.c_str());
+  stop(running.root);
+  BOOST_TEST(fds_restored());
 }
 
 BOOST_AUTO_TEST_CASE(a_static_root_that_is_not_a_directory_is_refused) {

@@ -102,6 +102,7 @@ const char* reason_phrase(unsigned status) noexcept {
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
   }
   return "Unknown";
 }

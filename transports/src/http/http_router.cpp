@@ -45,6 +45,15 @@ caf::error http_router::add(std::string method, std::string pattern,
   return add_route(std::move(method), std::move(pattern), std::move(r));
 }
 
+caf::error http_router::add_upload(std::string method, std::string pattern,
+                                   http_upload_handler handler) {
+  if (!handler)
+    return config_error("add route", "", "handler", "must not be empty");
+  route r;
+  r.upload = std::move(handler);
+  return add_route(std::move(method), std::move(pattern), std::move(r));
+}
+
 caf::error http_router::add_route(std::string method, std::string pattern,
                                   route r) {
   auto bad = [&](const char* why) {
@@ -94,8 +103,31 @@ size_t http_router::score(const route& r,
   return params == 0 ? 1'000'000 : 500'000 - params;
 }
 
+const http_upload_handler* http_router::upload_route(http_request& req) const {
+  http_response ignored;
+  auto r = find(req, ignored);
+  return r != nullptr && r->upload ? &r->upload : nullptr;
+}
+
 http_handler_actor http_router::dispatch(http_request& req,
                                          http_response& res) const {
+  auto best = find(req, res);
+  if (best == nullptr)
+    return {};
+  if (best->actor)
+    return best->actor;
+  if (best->upload) {
+    // Upload routes are served by the server as the body arrives.
+    res.status = 500;
+    res.body = "upload route dispatched without its body reader\n";
+    return {};
+  }
+  best->handler(req, res);
+  return {};
+}
+
+const http_router::route* http_router::find(http_request& req,
+                                            http_response& res) const {
   auto path = split_path(req.path.empty() ? std::string_view{"/"}
                                           : std::string_view{req.path});
   const route* best = nullptr;
@@ -121,7 +153,7 @@ http_handler_actor http_router::dispatch(http_request& req,
     if (allowed.empty()) {
       res.status = 404;
       res.body = "not found\n";
-      return {};
+      return nullptr;
     }
     std::string allow;
     for (auto& m : allowed)
@@ -129,17 +161,14 @@ http_handler_actor http_router::dispatch(http_request& req,
     res.status = 405;
     res.headers.set("Allow", allow);
     res.body = "method not allowed\n";
-    return {};
+    return nullptr;
   }
   for (size_t i = 0; i < best->segments.size(); ++i)
     if (is_param(best->segments[i])) {
       auto& seg = best->segments[i];
       req.params.emplace(seg.substr(1, seg.size() - 2), std::string{path[i]});
     }
-  if (best->actor)
-    return best->actor;
-  best->handler(req, res);
-  return {};
+  return best;
 }
 
 } // namespace ghostnet::transports::http

@@ -104,9 +104,17 @@ public:
         refuse(status, parser_->refused != 0 ? parser_->why : ec.message());
         return input.size();
       }
+      if (phase_ == phase::body && reader_ && n > 0)
+        deadline_ = down_->now() + opts_->body_timeout; // a pause, not a total
       if (phase_ == phase::header && parser_->is_header_done()) {
         phase_ = phase::body;
         deadline_ = down_->now() + opts_->body_timeout;
+        if (!open_upload())
+          return input.size(); // its handler answered at once: closing
+        if (auto why = parser_->length_refused()) {
+          refuse(413, why);
+          return input.size();
+        }
         if (parser_->expect_continue && !parser_->is_done()) {
           auto& out = down_->begin_output();
           append(out, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -207,7 +215,10 @@ private:
     http_response res;
     http_handler_actor actor;
     try {
-      actor = router_->dispatch(req, res);
+      if (reader_)
+        reader_->on_end(req, res);
+      else
+        actor = router_->dispatch(req, res);
     } catch (const std::exception& ex) {
       res = http_response{};
       res.status = 500;
@@ -216,6 +227,7 @@ private:
                 "handler_threw", {log::kv("target", req.target),
                                   log::kv("what", std::string{ex.what()})});
     }
+    reader_.reset();
     answer_to next{req.method == "HEAD", req.version, parser_->keep_alive()};
     if (actor) {
       ask_handler(actor, std::move(req), next);
@@ -224,6 +236,39 @@ private:
     }
     parser_.reset();
     respond(res, next);
+  }
+
+  /// An upload route gets its reader before the body arrives. False if
+  /// its handler answered at once instead: the connection closes, the body
+  /// unread.
+  bool open_upload() {
+    auto& req = parser_->request;
+    auto handler = router_->upload_route(req);
+    if (handler == nullptr)
+      return true;
+    http_response early;
+    try {
+      reader_ = (*handler)(req, early);
+    } catch (const std::exception& ex) {
+      reader_.reset();
+      early = http_response{};
+      early.status = 500;
+      early.body = "internal server error\n";
+      log::warn("http:" + down_->full_info().remote.to_string(),
+                "handler_threw", {log::kv("target", req.target),
+                                  log::kv("what", std::string{ex.what()})});
+    }
+    if (reader_) {
+      parser_->stream_body_to(reader_.get());
+      return true;
+    }
+    ++down_->info().frames_in;
+    ++served_;
+    write(early, req.method == "HEAD", false, req.version);
+    parser_.reset();
+    closing_ = true;
+    down_->close();
+    return false;
   }
 
   /// Writes the answer to the request described by `to`, then streams its
@@ -379,6 +424,7 @@ private:
     res.body = std::move(why) + "\n";
     write(res, false, false, 11);
     parser_.reset();
+    reader_.reset(); // an upload refused mid-body: its reader cleans up
     closing_ = true;
     down_->close();
   }
@@ -452,6 +498,9 @@ private:
   std::shared_ptr<const http_server_options> opts_;
   lower_layer* down_ = nullptr;
   std::optional<request_parser> parser_;
+  /// The reader of the upload being received (parser_ points to it while
+  /// the body arrives; both are reset together).
+  std::unique_ptr<http_body_reader> reader_;
   layer_time deadline_{};
   phase phase_ = phase::idle;
   size_t served_ = 0;

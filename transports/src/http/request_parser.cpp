@@ -27,6 +27,11 @@ bool iequals(std::string_view a, std::string_view b) {
             });
 }
 
+/// The body limit of an upload route (0 in the options: none).
+std::uint64_t upload_limit(const http_server_options& opts) {
+  return opts.max_upload == 0 ? UINT64_MAX : opts.max_upload;
+}
+
 } // namespace
 
 request_parser::request_parser(const http_server_options& opts) : opts_(opts) {
@@ -35,7 +40,11 @@ request_parser::request_parser(const http_server_options& opts) : opts_(opts) {
   header_limit(static_cast<std::uint32_t>(
     std::min<size_t>(opts.max_target + opts.max_header_bytes + 1024,
                      UINT32_MAX)));
-  body_limit(static_cast<std::uint64_t>(opts.max_body));
+  // Beast checks a Content-Length against its limit as the header ends,
+  // before the layer knows whether the route streams the body: Beast gets
+  // the larger of the two limits, and take_body applies the right one.
+  body_limit(std::max<std::uint64_t>(opts.max_body, upload_limit(opts)));
+  limit_ = opts.max_body;
   eager(false); // stop after the header: 100-continue, the body deadline
 }
 
@@ -109,15 +118,45 @@ void request_parser::on_header_impl(error_code&) {
   // nop: the layer looks at is_header_done()
 }
 
-void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& n,
-                                       error_code&) {
-  if (n)
-    request.body.reserve(static_cast<size_t>(std::min<std::uint64_t>(*n, opts_.max_body)));
+void request_parser::stream_body_to(http_body_reader* reader) {
+  reader_ = reader;
+  limit_ = upload_limit(opts_);
 }
 
-std::size_t request_parser::on_body_impl(string_view body, error_code&) {
-  request.body.append(body.data(), body.size());
-  return body.size();
+const char* request_parser::length_refused() {
+  auto n = content_length();
+  if (!n || *n <= limit_)
+    return nullptr;
+  refused = 413;
+  why = "body larger than " + std::to_string(limit_) + " bytes";
+  return why.c_str();
+}
+
+void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& n,
+                                       error_code&) {
+  if (n && reader_ == nullptr)
+    request.body.reserve(static_cast<size_t>(*n));
+}
+
+std::size_t request_parser::take_body(string_view piece, error_code& ec) {
+  if (piece.size() > limit_ - body_bytes_) {
+    refuse(413, "body larger than " + std::to_string(limit_) + " bytes", ec);
+    return 0;
+  }
+  body_bytes_ += piece.size();
+  if (reader_ == nullptr) {
+    request.body.append(piece.data(), piece.size());
+    return piece.size();
+  }
+  if (auto status = reader_->on_body({piece.data(), piece.size()}); status != 0) {
+    refuse(status, "refused by the upload's reader", ec);
+    return 0;
+  }
+  return piece.size();
+}
+
+std::size_t request_parser::on_body_impl(string_view body, error_code& ec) {
+  return take_body(body, ec);
 }
 
 void request_parser::on_chunk_header_impl(std::uint64_t, string_view,
@@ -126,9 +165,8 @@ void request_parser::on_chunk_header_impl(std::uint64_t, string_view,
 }
 
 std::size_t request_parser::on_chunk_body_impl(std::uint64_t, string_view body,
-                                               error_code&) {
-  request.body.append(body.data(), body.size());
-  return body.size();
+                                               error_code& ec) {
+  return take_body(body, ec);
 }
 
 void request_parser::on_finish_impl(error_code&) {

@@ -8,6 +8,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 
 #include "ghostnet/transports/http/http_message.hpp"
+#include "ghostnet/transports/http/http_router.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
 
 namespace ghostnet::transports::http::detail {
@@ -24,6 +25,15 @@ public:
 
   bool expect_continue = false;
   bool request_line_done = false;
+
+  /// From now on (after the header, before the body) the body goes to
+  /// `reader` piece by piece, bounded by max_upload instead of max_body,
+  /// instead of into request.body.
+  void stream_body_to(http_body_reader* reader);
+
+  /// After the header: a Content-Length above this request's limit sets
+  /// `refused` (413) and returns why; null if the length is fine.
+  const char* length_refused();
 
 private:
   using error_code = boost::beast::error_code;
@@ -51,6 +61,12 @@ private:
   size_t header_bytes_ = 0;
   size_t header_count_ = 0;
   size_t content_lengths_ = 0;
+  http_body_reader* reader_ = nullptr;
+  std::uint64_t limit_;          ///< of this request's body
+  std::uint64_t body_bytes_ = 0; ///< of it so far
+
+  /// The body's next piece: to the reader, or into request.body.
+  std::size_t take_body(string_view piece, error_code& ec);
 };
 
 /// The status for a Beast parse error (`refused` takes precedence).

@@ -8,6 +8,7 @@
 // request runs the GET route and sends only its headers.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,32 @@ using http_handler = std::function<void(http_request&, http_response&)>;
 using http_handler_actor = caf::typed_actor<
   caf::replies_to<http_request>::with<http_response>>;
 
+/// Takes a request body piece by piece as it arrives, so that a large
+/// upload never sits in memory: made by an upload route's handler once the
+/// header is in. It runs in the connection, like http_handler: reading goes
+/// on at its pace (a slow reader slows the peer through TCP, nothing piles
+/// up in between).
+class http_body_reader {
+public:
+  virtual ~http_body_reader() = default;
+
+  /// The next piece of the decoded body (chunked or not). Returns 0 to go
+  /// on, or a status (e.g. 413, 507) that refuses the request: it is
+  /// answered with that status and the connection closes, the rest of the
+  /// body unread.
+  virtual unsigned on_body(std::string_view piece) = 0;
+
+  /// The body is complete: fill in the response.
+  virtual void on_end(http_request& req, http_response& res) = 0;
+};
+
+/// An upload route's handler: called with the request's header (`body`
+/// stays empty); returns the reader for the body, or null to answer `res`
+/// at once (e.g. 401, 415) and close without reading the body. The
+/// server's max_upload bounds the body instead of max_body.
+using http_upload_handler = std::function<std::unique_ptr<http_body_reader>(
+  http_request&, http_response&)>;
+
 class http_router {
 public:
   /// Adds a route; errc::invalid_configuration for a malformed pattern
@@ -44,6 +71,15 @@ public:
   [[nodiscard]] caf::error add(std::string method, std::string pattern,
                                http_handler_actor handler);
 
+  /// Adds a route whose request bodies are streamed to a reader.
+  [[nodiscard]] caf::error add_upload(std::string method, std::string pattern,
+                                      http_upload_handler handler);
+
+  /// The upload handler of the route for `req` (its params filled in), or
+  /// null if that route is not an upload route (or there is none).
+  [[nodiscard]] const http_upload_handler*
+  upload_route(http_request& req) const;
+
   /// Fills in `res` for `req` (its params included): the handler's answer,
   /// or 404 / 405. For a route served by an actor, returns the actor and
   /// leaves `res` alone: the caller asks it.
@@ -55,9 +91,14 @@ private:
     std::string method;
     std::vector<std::string> segments; ///< "{x}" segments are parameters
     bool prefix = false;               ///< pattern ended in "/*"
-    http_handler handler;     ///< or
-    http_handler_actor actor; ///< one of the two
+    http_handler handler;       ///< or
+    http_handler_actor actor;   ///< or
+    http_upload_handler upload; ///< one of the three
   };
+
+  /// The best route for `req` (params filled in), or null after filling in
+  /// the 404/405 answer in `res`.
+  const route* find(http_request& req, http_response& res) const;
 
   caf::error add_route(std::string method, std::string pattern, route r);
 

@@ -9,6 +9,7 @@
 //   tcp_service_options svc;
 //   svc.listener.connection.protocol = http::http_server(router);
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -33,12 +34,17 @@ struct http_server_options {
   /// From the first byte of a request to the end of its header; then 408
   /// and close (slowloris). Default 10 s.
   caf::timespan header_timeout = std::chrono::seconds(10);
-  /// From the end of the header to the end of the body; then 408. Default
-  /// 30 s.
+  /// From the end of the header to the end of the body; then 408. For an
+  /// upload route, the longest pause between two pieces of the body
+  /// instead (a large upload takes as long as it takes). Default 30 s.
   caf::timespan body_timeout = std::chrono::seconds(30);
   /// An idle keep-alive connection is closed (silently) after this long.
   /// Default 15 s.
   caf::timespan keep_alive_timeout = std::chrono::seconds(15);
+  /// Body of a request to an upload route (http_router::add_upload),
+  /// streamed to its reader, never held here; more: 413. 0 = no limit.
+  /// Default 1 GiB.
+  uint64_t max_upload = uint64_t{1} << 30;
   /// A handler actor's answer (http_router::add with an actor); none in
   /// time: 504. Default 30 s.
   caf::timespan handler_timeout = std::chrono::seconds(30);
