@@ -47,8 +47,8 @@ SERVER_LIST=${BENCH_SERVERS:-ghostnet nginx beast}
 WRK=${WRK:-wrk}
 NGINX=${NGINX:-/usr/sbin/nginx}
 
-note() { echo "bench: $*" >&2; }
-die() { note "$*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "BENCH_DURATION must be a positive integer (wrk's -d)"
 [[ "$CONNS $REPEAT $DOWNLOADS $DOWNLOAD_TIMEOUT $STALL_TIME $READY_TIMEOUT" =~ ^[1-9][0-9]*(\ [1-9][0-9]*){5}$ ]] ||
@@ -67,23 +67,6 @@ if [[ -n $RUN_HELLO ]] && ! command -v "$WRK" >/dev/null; then
   die "$WRK not found (apt-get install -y wrk)"
 fi
 
-find_program() {
-  local dir
-  for dir in "$BUILD_DIR/bench" "$BUILD_DIR" ${BENCH_PEER_DIR:+"$BENCH_PEER_DIR"}; do
-    if [[ -x $dir/$1 ]]; then
-      echo "$dir/$1"
-      return 0
-    fi
-  done
-  return 1
-}
-
-PIN_SERVER=() PIN_LOAD=()
-if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
-  PIN_SERVER=(taskset -c 0) PIN_LOAD=(taskset -c 1)
-else
-  note "fewer than 2 CPUs or no taskset: running unpinned"
-fi
 if pgrep -f cc1plus >/dev/null 2>&1; then
   note "a compiler (cc1plus) is running: figures are measured under load"
 fi
@@ -94,33 +77,6 @@ ROOT="$WORK/root"
 mkdir -p "$ROOT"
 SERVER_PID=""
 CLIENT_PID=""
-
-# True while PID runs (kill -0 alone also succeeds on an unreaped zombie).
-alive() {
-  local stat
-  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-  stat=${stat##*) } # the state follows the command name
-  [[ ${stat:0:1} != [ZX] ]]
-}
-
-# deadline SECONDS / expired DEADLINE: wall-clock bounds for polling loops.
-deadline() { DEADLINE=$((${EPOCHREALTIME/./} + $1 * 1000000)); }
-expired() { ((${EPOCHREALTIME/./} >= $1)); }
-
-wait_exit() { # PID SECONDS — polls until PID is gone or the time is up
-  deadline "$2"
-  while alive "$1"; do
-    expired "$DEADLINE" && return 1
-    sleep 0.05
-  done
-}
-
-kill_bounded() { # PID: TERM, up to 10 s, then KILL; sets RC to its exit status
-  RC=0
-  kill -TERM "$1" 2>/dev/null || true
-  wait_exit "$1" 10 || kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || RC=$?
-}
 
 cleanup() {
   if [[ -n $CLIENT_PID ]]; then kill_bounded "$CLIENT_PID"; fi

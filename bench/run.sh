@@ -30,8 +30,8 @@ IDLE_SETUP=${BENCH_IDLE_SETUP:-30}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-20}
 ONLY=${BENCH_ONLY:-}
 
-note() { echo "bench: $*" >&2; }
-die() { note "$*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 add() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a positive integer"
@@ -45,17 +45,6 @@ if [[ $ONLY == plain ]]; then RUN_TLS=""; fi
 
 # The bench programs live in BUILD_DIR/bench (whole-project tree) or directly
 # in BUILD_DIR (bench/ configured on its own).
-find_program() {
-  local dir
-  for dir in "$BUILD_DIR/bench" "$BUILD_DIR"; do
-    if [[ -x $dir/$1 ]]; then
-      echo "$dir/$1"
-      return 0
-    fi
-  done
-  return 1
-}
-
 LOADGEN=$(find_program ghostnet-loadgen) ||
   die "ghostnet-loadgen not found in $BUILD_DIR/bench or $BUILD_DIR; build it first"
 
@@ -65,45 +54,10 @@ if ! ulimit -Sn 65536 2>/dev/null; then
   note "open-file hard limit is $(ulimit -Hn); using it instead of 65536"
 fi
 
-PIN_SERVER=() PIN_LOAD=()
-if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
-  PIN_SERVER=(taskset -c 0) PIN_LOAD=(taskset -c 1)
-else
-  note "fewer than 2 CPUs or no taskset: running unpinned"
-fi
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ghostnet-bench.XXXXXX")
 TLS_CERT="$WORK/tls.crt" TLS_KEY="$WORK/tls.key" # made when the TLS rows run
 SERVER_PID=""
 IDLE_PID=""
-
-# True while PID runs (kill -0 alone also succeeds on an unreaped zombie).
-alive() {
-  local stat
-  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-  stat=${stat##*) } # the state follows the command name
-  [[ ${stat:0:1} != [ZX] ]]
-}
-
-# deadline SECONDS / expired DEADLINE: wall-clock bounds for polling loops.
-deadline() { DEADLINE=$((${EPOCHREALTIME/./} + $1 * 1000000)); }
-expired() { ((${EPOCHREALTIME/./} >= $1)); }
-
-# wait_exit PID SECONDS — polls until PID is gone or the time is up.
-wait_exit() {
-  deadline "$2"
-  while alive "$1"; do
-    expired "$DEADLINE" && return 1
-    sleep 0.05
-  done
-}
-
-kill_bounded() { # PID: TERM, up to 10 s, then KILL; sets RC to its exit status
-  RC=0
-  kill -TERM "$1" 2>/dev/null || true
-  wait_exit "$1" 10 || kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || RC=$?
-}
 
 cleanup() {
   if [[ -n $IDLE_PID ]]; then kill_bounded "$IDLE_PID"; fi

@@ -328,12 +328,7 @@ BOOST_AUTO_TEST_CASE(redirects_are_followed_bounded_and_303_turns_into_get) {
 }
 
 BOOST_AUTO_TEST_CASE(https_verifies_the_server_by_name_and_refuses_an_unknown_ca) {
-  tp::tls_options server;
-  server.role = tp::tls_role::server;
-  server.certificate_chain_file = test_certs().server_cert;
-  server.private_key_file = test_certs().server_key;
-  server.alpn = {"http/1.1"};
-  auto ctx = tp::make_tls_context(server);
+  auto ctx = tp::make_tls_context(server_tls({"http/1.1"}));
   BOOST_REQUIRE_MESSAGE(ctx, (ctx ? "" : describe(ctx.error())));
   auto opts = http_backend();
   opts.listener.connection.tls.context = std::make_shared<tp::tls_context_holder>(*ctx);

@@ -703,12 +703,7 @@ BOOST_AUTO_TEST_CASE(wrk_as_a_load_peer_gets_only_200s_over_keep_alive) {
 
 BOOST_AUTO_TEST_CASE(curl_over_tls_with_the_ca_gets_the_same_routes) {
   // HTTP above the TLS layer: nothing in the HTTP layer knows.
-  tp::tls_options server;
-  server.role = tp::tls_role::server;
-  server.certificate_chain_file = test_certs().server_cert;
-  server.private_key_file = test_certs().server_key;
-  server.alpn = {"http/1.1"};
-  auto ctx = tp::make_tls_context(server);
+  auto ctx = tp::make_tls_context(server_tls({"http/1.1"}));
   BOOST_REQUIRE_MESSAGE(ctx, (ctx ? "" : describe(ctx.error())));
   auto opts = http_service();
   opts.listener.connection.tls.context = std::make_shared<tp::tls_context_holder>(*ctx);
@@ -918,11 +913,7 @@ BOOST_AUTO_TEST_CASE(large_files_pipelined_in_order_over_tcp_and_whole_over_tls)
     BOOST_TEST(c.sees_close());
   }
   // Over TLS the same file is read in pieces and encrypted: byte for byte.
-  tp::tls_options server;
-  server.role = tp::tls_role::server;
-  server.certificate_chain_file = test_certs().server_cert;
-  server.private_key_file = test_certs().server_key;
-  auto ctx = tp::make_tls_context(server);
+  auto ctx = tp::make_tls_context(server_tls());
   BOOST_REQUIRE_MESSAGE(ctx, (ctx ? "" : describe(ctx.error())));
   svc.name = "https";
   svc.listener.connection.tls.context = std::make_shared<tp::tls_context_holder>(*ctx);
@@ -1057,7 +1048,17 @@ BOOST_AUTO_TEST_CASE(a_handler_answer_after_the_client_left_or_half_closed) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(150)); // the first answer came and went
   BOOST_TEST(run_command("curl -s " + url(running.bound, "/slow/0")).output == "slept 0 GET\n");
+  // The service stops while the handler works: the answer still goes out
+  // (within the drain timeout), with Connection: close, then the close.
+  client late{running.bound};
+  BOOST_REQUIRE(late.send_all("GET /slow/300 HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // the request is with the actor
   stop(running.root);
+  auto answer = read_until(late, "slept 300 GET\n");
+  BOOST_TEST(answer.find("slept 300 GET\n") != std::string::npos, answer);
+  BOOST_TEST(answer.find("Connection: close\r\n") != std::string::npos, answer);
+  BOOST_TEST(late.sees_close());
+  late.close();
   caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
   BOOST_TEST(fds_restored());
 }

@@ -117,15 +117,6 @@ std::string read_line(client& c) {
   }
 }
 
-tp::tls_options server_tls(std::vector<std::string> alpn) {
-  tp::tls_options opts;
-  opts.role = tp::tls_role::server;
-  opts.certificate_chain_file = test_certs().server_cert;
-  opts.private_key_file = test_certs().server_key;
-  opts.alpn = std::move(alpn);
-  return opts;
-}
-
 tp::tls_context_ptr context_of_opts(const tp::tls_options& opts) {
   auto ctx = tp::make_tls_context(opts);
   BOOST_REQUIRE_MESSAGE(ctx, (ctx ? "" : describe(ctx.error())));

@@ -19,20 +19,6 @@ using namespace ghostnet::test;
 
 namespace {
 
-tp::tls_options server_tls() {
-  tp::tls_options opts;
-  opts.role = tp::tls_role::server;
-  opts.certificate_chain_file = test_certs().server_cert;
-  opts.private_key_file = test_certs().server_key;
-  return opts;
-}
-
-tp::tls_options client_tls() {
-  tp::tls_options opts;
-  opts.role = tp::tls_role::client;
-  opts.ca_file = test_certs().ca_cert;
-  return opts;
-}
 
 tp::tls_context_ptr make_context(const tp::tls_options& opts) {
   auto ctx = tp::make_tls_context(opts);

@@ -126,4 +126,20 @@ const tls_test_certs& test_certs() {
   return instance.certs;
 }
 
+transports::tls_options server_tls(std::vector<std::string> alpn) {
+  transports::tls_options opts;
+  opts.role = transports::tls_role::server;
+  opts.certificate_chain_file = test_certs().server_cert;
+  opts.private_key_file = test_certs().server_key;
+  opts.alpn = std::move(alpn);
+  return opts;
+}
+
+transports::tls_options client_tls() {
+  transports::tls_options opts;
+  opts.role = transports::tls_role::client;
+  opts.ca_file = test_certs().ca_cert;
+  return opts;
+}
+
 } // namespace ghostnet::test

@@ -6,6 +6,9 @@
 // certificates except the rogue ones are signed by one test CA.
 
 #include <string>
+#include <vector>
+
+#include "ghostnet/transports/tls_options.hpp"
 
 namespace ghostnet::test {
 
@@ -47,5 +50,12 @@ struct tls_test_certs {
 /// Returns the certificates, generating them on the first call (thread-safe).
 /// Throws std::runtime_error naming the openssl command that failed.
 const tls_test_certs& test_certs();
+
+/// Server options with server_cert and server_key (CN=localhost) and
+/// `alpn`.
+transports::tls_options server_tls(std::vector<std::string> alpn = {});
+
+/// Client options that trust the test CA (verification on).
+transports::tls_options client_tls();
 
 } // namespace ghostnet::test
