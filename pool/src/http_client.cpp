@@ -4,6 +4,7 @@
 
 #include "ghostnet/pool/http_client.hpp"
 
+#include <deque>
 #include <optional>
 #include <unordered_map>
 
@@ -28,6 +29,13 @@ namespace tp = transports;
 namespace th = transports::http;
 
 enum class timer_kind : uint8_t { request = 0, header = 1 };
+
+/// Received messages a connection may have outstanding at the client
+/// (pool_options::receive_window); demand is granted in halves of it.
+constexpr uint32_t receive_window = 8;
+
+/// Bytes of a streamed body handed to its sink in one piece at most.
+constexpr size_t max_sink_piece = 256 * 1024;
 
 bool is_token(std::string_view s) {
   if (s.empty())
@@ -130,6 +138,13 @@ struct exchange {
   std::optional<lease> held;
   std::optional<th::response_parser> parser;
   caf::actor_clock::time_point deadline;
+  uint32_t ungranted = 0; ///< frames taken since the last demand
+  // A body streamed to req.body_sink:
+  std::deque<std::pair<std::string, uint32_t>> pieces; ///< bytes, frames
+  bool sink_busy = false; ///< a piece is with the sink
+  /// The reply, once the response is complete: sent when the sink has
+  /// taken every piece.
+  std::optional<http_client_response> final_response;
 };
 
 class http_client_impl : public caf::event_based_actor {
@@ -158,6 +173,7 @@ public:
     set_default_handler([this](caf::scheduled_actor*, caf::message_view& x) {
       return reject_unexpected_message(source_, opts_.name, x);
     });
+    set_down_handler([this](caf::down_msg& msg) { on_sink_down(msg); });
     return {
       [this](http_client_request& req) -> caf::result<http_client_response> {
         return start(std::move(req));
@@ -190,6 +206,8 @@ private:
       return make_error(errc::invalid_configuration, "http request", req.url,
                         0, "https needs the client's TLS options");
     auto id = next_id_++;
+    if (req.body_sink && sinks_[req.body_sink.address()]++ == 0)
+      monitor(req.body_sink);
     auto& ex = exchanges_[id];
     ex.rp = make_response_promise();
     auto timeout = req.timeout > caf::timespan{0} ? req.timeout
@@ -245,8 +263,12 @@ private:
     }
     auto& ex = i->second;
     by_connection_[l.connection.address()] = id;
-    ex.parser.emplace(opts_.limits);
+    auto limits = opts_.limits;
+    if (ex.req.body_sink)
+      limits.max_body = SIZE_MAX; // the body never piles up here
+    ex.parser.emplace(limits);
     ex.parser->reset(ex.req.method == "HEAD");
+    ex.ungranted = 0; // a lease starts with a full window
     auto bytes = serialize(ex.req, ex.target, opts_.user_agent);
     auto conn = l.connection;
     ex.held = std::move(l);
@@ -280,8 +302,77 @@ private:
       fail(id, with_url(std::move(err), ex));
       return;
     }
+    if (ex.req.body_sink && ex.parser->header_done()) {
+      auto piece = ex.parser->take_body();
+      if (!piece.empty() && !follows_redirect(ex)) {
+        // The frame's credit comes back once the sink took its bytes.
+        ex.pieces.emplace_back(std::move(piece), 1);
+        pump_sink(id, ex);
+      } else {
+        grant(ex, 1);
+      }
+    } else {
+      grant(ex, 1);
+    }
     if (ex.parser->done())
       complete(id, ex);
+  }
+
+  /// The connection may hand on `frames` more (the receive window).
+  void grant(exchange& ex, uint32_t frames) {
+    ex.ungranted += frames;
+    if (ex.held && ex.ungranted >= receive_window / 2) {
+      send(ex.held->connection, demand_atom::value, ex.ungranted);
+      ex.ungranted = 0;
+    }
+  }
+
+  /// The response is a redirect the client follows (its body is dropped).
+  bool follows_redirect(exchange& ex) {
+    auto& got = ex.parser->response();
+    return is_redirect(got.status) && opts_.max_redirects > 0
+           && !got.headers.get("Location").empty();
+  }
+
+  /// Hands the sink the next pieces (one request at a time); the reply
+  /// goes once the sink took the last.
+  void pump_sink(uint64_t id, exchange& ex) {
+    if (ex.sink_busy)
+      return;
+    if (ex.pieces.empty()) {
+      if (ex.final_response) {
+        ex.rp.deliver(std::move(*ex.final_response));
+        forget(id);
+      }
+      return;
+    }
+    std::string piece;
+    uint32_t frames = 0;
+    while (!ex.pieces.empty() && piece.size() < max_sink_piece) {
+      piece += ex.pieces.front().first;
+      frames += ex.pieces.front().second;
+      ex.pieces.pop_front();
+    }
+    ex.sink_busy = true;
+    auto n = ex.attempt;
+    request(ex.req.body_sink, caf::infinite, http_body_atom::value,
+            std::move(piece))
+      .then(
+        [this, id, n, frames](caf::ok_atom) {
+          auto i = exchanges_.find(id);
+          if (i == exchanges_.end() || i->second.attempt != n)
+            return; // failed or timed out meanwhile
+          i->second.sink_busy = false;
+          grant(i->second, frames);
+          pump_sink(id, i->second);
+        },
+        [this, id, n](caf::error& err) {
+          auto i = exchanges_.find(id);
+          if (i == exchanges_.end() || i->second.attempt != n)
+            return;
+          fail(id, make_error(errc::io_error, "http body", i->second.req.url,
+                              0, "the body's sink failed: " + describe(err)));
+        });
   }
 
   void on_closed(const tp::connection_actor& conn, const caf::error& reason) {
@@ -388,8 +479,13 @@ private:
     res.url = ex.target.to_string();
     res.redirects = ex.redirects;
     res.reused = reused;
+    if (ex.req.body_sink) {
+      ex.final_response = std::move(res); // after the sink took the rest
+      pump_sink(id, ex);
+      return;
+    }
     ex.rp.deliver(std::move(res));
-    exchanges_.erase(id);
+    forget(id);
   }
 
   void fail(uint64_t id, caf::error err) {
@@ -402,7 +498,35 @@ private:
     log::debug(source_, "request_failed",
                {log::kv("url", ex.req.url), log::kv("reason", err)});
     ex.rp.deliver(std::move(err));
+    forget(id);
+  }
+
+  /// The exchange is over; so is its share of the sink's monitor.
+  void forget(uint64_t id) {
+    auto i = exchanges_.find(id);
+    if (i == exchanges_.end())
+      return;
+    if (auto& sink = i->second.req.body_sink) {
+      auto j = sinks_.find(sink.address());
+      if (j != sinks_.end() && --j->second == 0) {
+        demonitor(sink);
+        sinks_.erase(j);
+      }
+    }
     exchanges_.erase(i);
+  }
+
+  /// A sink is gone: its exchanges fail now, not at their deadlines (a
+  /// piece it held is never answered).
+  void on_sink_down(const caf::down_msg& msg) {
+    std::vector<uint64_t> ids;
+    for (auto& [id, ex] : exchanges_)
+      if (ex.req.body_sink && ex.req.body_sink.address() == msg.source)
+        ids.push_back(id);
+    for (auto id : ids)
+      fail(id, make_error(errc::io_error, "http body", exchanges_.at(id).req.url,
+                          0, "the body's sink is gone ("
+                               + describe(msg.reason) + ")"));
   }
 
   /// Returns the held lease: healthy keeps the connection for the next
@@ -439,6 +563,9 @@ private:
     po.connect_timeout = opts_.connect_timeout;
     po.acquire_timeout = opts_.request_timeout;
     po.breaker = opts_.breaker;
+    // Flow control: a response whose body goes to a slow sink pauses its
+    // connection instead of filling the client's mailbox.
+    po.receive_window = static_cast<int32_t>(receive_window);
     // A server that speaks while the connection is idle breaks HTTP/1.1:
     // such a connection is evicted (the pool's default).
     if (target.tls()) {
@@ -522,6 +649,8 @@ private:
   std::unordered_map<std::string, pool_actor> pools_; ///< by origin
   std::unordered_map<uint64_t, exchange> exchanges_;
   std::unordered_map<caf::actor_addr, uint64_t> by_connection_;
+  /// Body sinks monitored, and by how many exchanges.
+  std::unordered_map<caf::actor_addr, size_t> sinks_;
   uint64_t next_id_ = 1;
   bool closing_ = false;
 };

@@ -1,5 +1,6 @@
 #include "member_handler.hpp"
 
+#include <deque>
 #include <vector>
 
 #include <caf/send.hpp>
@@ -12,7 +13,8 @@ namespace {
 
 class member final : public transports::connection_handler {
 public:
-  member(uint64_t id, caf::actor pool) : id_(id), receiver_(std::move(pool)) {
+  member(uint64_t id, caf::actor pool, uint32_t window)
+    : id_(id), receiver_(std::move(pool)), window_(window), credit_(window) {
     // nop
   }
 
@@ -21,35 +23,84 @@ public:
     caf::anon_send(receiver_, member_up_atom::value, id_, self_);
   }
 
-  void on_frame(transports::connection_context&,
+  void on_frame(transports::connection_context& ctx,
                 transports::byte_view frame) override {
-    caf::anon_send(receiver_, received_atom::value, self_,
-                   std::vector<char>(frame.begin(), frame.end()));
+    std::vector<char> copy(frame.begin(), frame.end());
+    if (window_ == 0) {
+      forward(std::move(copy));
+      return;
+    }
+    if (credit_ == 0) {
+      waiting_.push_back(std::move(copy)); // the rest of the read
+      return;
+    }
+    --credit_;
+    forward(std::move(copy));
+    if (credit_ == 0)
+      ctx.pause_reading();
   }
 
-  caf::error on_set_receiver(transports::connection_context&,
+  void on_demand(transports::connection_context& ctx, uint32_t n) override {
+    if (window_ == 0)
+      return;
+    credit_ += n;
+    while (credit_ > 0 && !waiting_.empty()) {
+      --credit_;
+      forward(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
+    if (credit_ > 0)
+      ctx.resume_reading();
+  }
+
+  caf::error on_set_receiver(transports::connection_context& ctx,
                              caf::actor receiver) override {
+    // What waited for credit belongs to the receiver it arrived for (the
+    // pool then sees data while idle and evicts, as it must); the new one
+    // starts with a full window.
+    while (!waiting_.empty()) {
+      forward(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
     receiver_ = std::move(receiver); // not null: the connection checked
+    if (window_ > 0) {
+      credit_ = window_;
+      ctx.resume_reading();
+    }
     return caf::none;
   }
 
   void on_close(const caf::error& reason) override {
     if (!self_)
       return; // never opened: the pool learns from the member's exit
+    while (!waiting_.empty()) {
+      forward(std::move(waiting_.front()));
+      waiting_.pop_front();
+    }
     caf::anon_send(receiver_, closed_atom::value, self_, reason);
     receiver_ = nullptr; // no cycle pool → member → pool once closed
   }
 
 private:
+  void forward(std::vector<char> frame) {
+    caf::anon_send(receiver_, received_atom::value, self_, std::move(frame));
+  }
+
   uint64_t id_;
   caf::actor receiver_;
   transports::connection_actor self_;
+  uint32_t window_;
+  uint32_t credit_;
+  std::deque<std::vector<char>> waiting_;
 };
 
 } // namespace
 
-transports::handler_factory member_handler(uint64_t id, caf::actor pool) {
-  return [id, pool] { return std::make_unique<member>(id, pool); };
+transports::handler_factory member_handler(uint64_t id, caf::actor pool,
+                                           uint32_t window) {
+  return [id, pool, window] {
+    return std::make_unique<member>(id, pool, window);
+  };
 }
 
 } // namespace ghostnet::pool::detail

@@ -11,6 +11,10 @@
 // pool's start_child. The pool learns of a failed connect from the member's
 // down_msg; it never sends the connection a request it might not answer
 // (see docs/pool.md, CAF 0.17 brokers).
+//
+// With a receive window it is actor_flow's twin: at most `window` received
+// messages outstanding at the receiver, more granted by demand messages to
+// the connection, reading paused without credit.
 
 #include <cstdint>
 
@@ -20,8 +24,9 @@
 
 namespace ghostnet::pool::detail {
 
-/// Handlers for member `id` whose first receiver is `pool`.
-[[nodiscard]] transports::handler_factory member_handler(uint64_t id,
-                                                         caf::actor pool);
+/// Handlers for member `id` whose first receiver is `pool`; `window`:
+/// pool_options::receive_window (0: no flow control).
+[[nodiscard]] transports::handler_factory
+member_handler(uint64_t id, caf::actor pool, uint32_t window);
 
 } // namespace ghostnet::pool::detail

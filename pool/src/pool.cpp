@@ -17,7 +17,9 @@ sv::supervisor_spec members_spec(const pool_options& opts,
   member.id = "member";
   member.restart = sv::restart_type::temporary;
   member.shutdown = sv::shutdown_policy::after(shutdown);
-  member.start = [targets](caf::actor_system& sys, const caf::message& args)
+  auto window = static_cast<uint32_t>(opts.receive_window);
+  member.start = [targets, window](caf::actor_system& sys,
+                                   const caf::message& args)
     -> caf::expected<caf::actor> {
     if (!args.match_elements<uint32_t, uint64_t, caf::actor>())
       return make_error(errc::invalid_state, "start member", "", 0,
@@ -28,7 +30,8 @@ sv::supervisor_spec members_spec(const pool_options& opts,
                         "no endpoint " + std::to_string(ep));
     auto conn = tp::connect(sys, targets[ep],
                             detail::member_handler(args.get_as<uint64_t>(1),
-                                                   args.get_as<caf::actor>(2)));
+                                                   args.get_as<caf::actor>(2),
+                                                   window));
     if (!conn)
       return std::move(conn.error());
     return caf::actor_cast<caf::actor>(*conn);

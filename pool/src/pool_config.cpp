@@ -179,6 +179,8 @@ caf::error declare_pool_options(node_options_parser& parser,
      "expected answer to the probe", st::string},
     {"greeting-frames", num(d.greeting_frames),
      "frames the server sends first, 0 = none", st::uint64},
+    {"receive-window", num(d.receive_window),
+     "received messages outstanding at a holder, 0 = no limit", st::uint64},
     {"idle-data", to_string(d.idle_data),
      "data while idle: evict or discard", st::string},
     {"breaker-failures", num(d.breaker.failure_threshold),
@@ -217,6 +219,7 @@ caf::expected<pool_options> pool_options_from(const node_options& opts,
   rd.bytes("health-request", base.health.request);
   rd.bytes("health-reply", base.health.expected_reply);
   rd.count("greeting-frames", base.greeting_frames);
+  rd.count("receive-window", base.receive_window);
   rd.choice("idle-data", base.idle_data, parse_idle_data_policy);
   rd.count("breaker-failures", base.breaker.failure_threshold);
   rd.duration("breaker-cooldown", base.breaker.cooldown);

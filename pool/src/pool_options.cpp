@@ -78,6 +78,8 @@ caf::error check_limits(const pool_options& opts) {
     return err;
   if (auto err = at_least(opts, "connect_retries", opts.connect_retries, 0))
     return err;
+  if (auto err = at_least(opts, "receive_window", opts.receive_window, 0))
+    return err;
   if (auto err = at_least(opts, "greeting_frames", opts.greeting_frames, 0))
     return err;
   return at_least(opts, "breaker.failure_threshold",

@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "ghostnet/pool/http_client.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
@@ -27,6 +29,10 @@ namespace http = ghostnet::transports::http;
 namespace {
 
 using response = caf::expected<pl::http_client_response>;
+
+/// Bytes the /huge route has produced (the server's side of a download).
+std::atomic<uint64_t> huge_pulled{0};
+constexpr uint64_t huge_size = 64 * 1024 * 1024;
 
 std::shared_ptr<http::http_router> client_test_router() {
   auto r = std::make_shared<http::http_router>();
@@ -53,6 +59,16 @@ std::shared_ptr<http::http_router> client_test_router() {
       out += pattern(64 * 1024, static_cast<unsigned>(*sent / (64 * 1024)));
       *sent += 64 * 1024;
       return *sent < 4 * 1024 * 1024;
+    };
+  }));
+  ok(r->add("GET", "/huge", [](http::http_request&, http::http_response& res) {
+    auto sent = std::make_shared<uint64_t>(0);
+    res.stream_length = huge_size;
+    res.stream = [sent](std::string& out) {
+      out += pattern(64 * 1024, static_cast<unsigned>(*sent / (64 * 1024)));
+      *sent += 64 * 1024;
+      huge_pulled += 64 * 1024;
+      return *sent < huge_size;
     };
   }));
   // /r/3 → /r/2 → /r/1 → /r/0 → /hello
@@ -177,6 +193,51 @@ private:
   pid_t pid_ = -1;
 };
 
+/// A streamed body's sink: counts and sums (FNV-1a) what it takes, and
+/// holds its first piece unanswered until told (ok_atom) or forever.
+struct sink_state {
+  uint64_t bytes = 0;
+  uint64_t pieces = 0;
+  uint64_t hash = 1469598103934665603ull;
+  caf::response_promise first;
+  bool holding = false;
+};
+
+using sink_actor = caf::stateful_actor<sink_state>;
+
+caf::behavior body_sink(sink_actor* self, bool hold_first, std::shared_ptr<std::atomic<uint64_t>> taken) {
+  return {
+    [=](http_body_atom, const std::string& piece) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      st.bytes += piece.size();
+      *taken += piece.size();
+      ++st.pieces;
+      for (auto c : piece)
+        st.hash = (st.hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      if (hold_first && st.pieces == 1) {
+        st.holding = true;
+        st.first = self->make_response_promise();
+        return st.first;
+      }
+      return caf::ok_atom::value;
+    },
+    [=](caf::ok_atom) {
+      if (self->state.holding) {
+        self->state.holding = false;
+        self->state.first.deliver(caf::ok_atom::value);
+      }
+    },
+    [=](caf::get_atom) { return std::make_tuple(self->state.bytes, self->state.hash); },
+  };
+}
+
+uint64_t fnv1a(const std::string& x) {
+  uint64_t h = 1469598103934665603ull;
+  for (auto c : x)
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
 struct client_fixture : pool_fixture {
   pl::http_client_actor spawn_client(pl::http_client_options opts = {}) {
     auto c = pl::spawn_http_client(sys, std::move(opts));
@@ -282,6 +343,78 @@ BOOST_AUTO_TEST_CASE(a_large_streamed_response_arrives_whole_and_in_order) {
   BOOST_TEST(context_of(refused.error()).endpoint == url(svc.bound, "/big"));
   close_client(c);
   close_client(limited);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_body_streamed_to_a_slow_sink_slows_the_server_down) {
+  huge_pulled = 0;
+  auto svc = start_backend(http_backend());
+  auto c = spawn_client();
+  auto taken = std::make_shared<std::atomic<uint64_t>>(0);
+  auto sink = sys.spawn(body_sink, true, taken);
+  auto req = pl::http_get(url(svc.bound, "/huge"));
+  req.body_sink = sink;
+  auto handle = self->request(c, caf::infinite, req);
+  // The sink sits on its first piece: the client stops reading, the
+  // server's queue fills and it stops pulling its 64 MiB.
+  BOOST_TEST(eventually([&] { return *taken > 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto pulled = huge_pulled.load();
+  BOOST_TEST_MESSAGE("the server produced " << pulled / 1024 << " KiB while the sink held");
+  BOOST_TEST(pulled < 24u * 1024 * 1024, "the server produced " << pulled << " bytes");
+  self->send(sink, caf::ok_atom::value);
+  response res{make_error(errc::invalid_state, "no reply")};
+  handle.receive([&](pl::http_client_response& x) { res = std::move(x); },
+                 [&](caf::error& err) { res = std::move(err); });
+  REQUIRE_RESPONSE(res);
+  BOOST_TEST(res->status == 200u);
+  BOOST_TEST(res->body.empty()); // it went to the sink
+  uint64_t expected = 1469598103934665603ull;
+  for (uint64_t i = 0; i < huge_size / (64 * 1024); ++i)
+    for (auto ch : pattern(64 * 1024, static_cast<unsigned>(i)))
+      expected = (expected ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  self->request(sink, patience, caf::get_atom::value)
+    .receive(
+      [&](uint64_t bytes, uint64_t hash) {
+        BOOST_TEST(bytes == huge_size);
+        BOOST_TEST(hash == expected); // every byte, in order
+      },
+      [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+  // The connection went back to the pool and serves the next request.
+  auto next = get(c, url(svc.bound, "/hello"));
+  REQUIRE_RESPONSE(next);
+  BOOST_TEST(next->reused);
+  self->send_exit(sink, caf::exit_reason::user_shutdown);
+  close_client(c);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_sink_that_dies_mid_body_fails_the_request_at_once) {
+  auto svc = start_backend(http_backend());
+  auto c = spawn_client();
+  auto taken = std::make_shared<std::atomic<uint64_t>>(0);
+  auto sink = sys.spawn(body_sink, true, taken);
+  auto req = pl::http_get(url(svc.bound, "/huge"));
+  req.body_sink = sink;
+  auto handle = self->request(c, caf::infinite, req);
+  BOOST_TEST(eventually([&] { return *taken > 0; }));
+  auto killed_at = std::chrono::steady_clock::now();
+  self->send_exit(sink, caf::exit_reason::kill);
+  response res{make_error(errc::invalid_state, "no reply")};
+  handle.receive([&](pl::http_client_response& x) { res = std::move(x); },
+                 [&](caf::error& err) { res = std::move(err); });
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(is(res.error(), errc::io_error), describe(res.error()));
+  BOOST_TEST(describe(res.error()).find("sink is gone") != std::string::npos);
+  BOOST_TEST((std::chrono::steady_clock::now() - killed_at < std::chrono::seconds(5)));
+  // Its connection was closed, not given to the next request half-read.
+  auto next = get(c, url(svc.bound, "/hello"));
+  REQUIRE_RESPONSE(next);
+  BOOST_TEST(next->body == "hello\n");
+  BOOST_TEST(!next->reused);
+  close_client(c);
   stop(svc.root);
   BOOST_TEST(fds_restored());
 }

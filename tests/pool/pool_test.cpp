@@ -49,6 +49,52 @@ BOOST_AUTO_TEST_CASE(an_idle_connection_comes_back_before_a_new_one_is_opened) {
   BOOST_TEST(fds_restored());
 }
 
+BOOST_AUTO_TEST_CASE(a_receive_window_holds_frames_until_the_holder_grants_more) {
+  auto svc = start_backend();
+  auto opts = options_for({svc.bound});
+  opts.receive_window = 2;
+  auto pool = spawn(opts);
+  auto l = must_acquire(pool);
+  // Five echoes: two arrive, three wait for demand (in the connection, or
+  // in the kernel once it stopped reading).
+  for (int i = 0; i < 5; ++i)
+    self->request(l.connection, patience, send_atom::value,
+                  std::vector<char>{static_cast<char>('a' + i)})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+  std::string got;
+  auto take = [&](caf::timespan wait) {
+    bool any = false;
+    self->receive(
+      [&](received_atom, tp::connection_actor&, std::vector<char>& f) {
+        got.append(f.begin(), f.end());
+        any = true;
+      },
+      caf::after(wait) >> [] {});
+    return any;
+  };
+  while (got.size() < 2 && take(patience)) {
+  }
+  BOOST_TEST(got == "ab");
+  BOOST_TEST(!take(std::chrono::milliseconds(200))); // no credit left
+  self->send(l.connection, demand_atom::value, uint32_t{3});
+  while (got.size() < 5 && take(patience)) {
+  }
+  BOOST_TEST(got == "abcde"); // in order, none lost
+  // Released and leased again: the next holder starts with a full window.
+  BOOST_TEST(!release(pool, l.id));
+  auto again = must_acquire(pool);
+  BOOST_TEST((again.connection == l.connection));
+  BOOST_TEST(round_trip(again, "x") == "x");
+  BOOST_TEST(round_trip(again, "y") == "y");
+  BOOST_TEST(!release(pool, again.id));
+  auto bad = options_for({svc.bound});
+  bad.receive_window = -1;
+  BOOST_TEST(is(pl::validate(bad), errc::invalid_configuration));
+  close(pool);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
 BOOST_AUTO_TEST_CASE(lifo_reuses_the_last_released_and_fifo_the_first) {
   auto svc = start_backend();
   for (auto order : {pl::reuse_order::lifo, pl::reuse_order::fifo}) {

@@ -236,4 +236,14 @@ received_response& response_parser::response() noexcept {
   return impl_->response;
 }
 
+void response_parser::set_limits(response_limits limits) {
+  impl_->limits = limits;
+}
+
+std::string response_parser::take_body() {
+  std::string result;
+  result.swap(impl_->response.body);
+  return result;
+}
+
 } // namespace ghostnet::transports::http

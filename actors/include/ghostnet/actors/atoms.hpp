@@ -74,6 +74,9 @@ using pool_lease_timer_atom = caf::atom_constant<caf::atom("gplease")>;
 using pool_breaker_timer_atom = caf::atom_constant<caf::atom("gpbreaker")>;
 using pool_connect_deadline_atom = caf::atom_constant<caf::atom("gpconndl")>;
 using pool_close_deadline_atom = caf::atom_constant<caf::atom("gpclosedl")>;
+/// (http_body_atom, std::string piece) -> ok: the HTTP client hands the next
+/// piece of a streamed response body to its sink.
+using http_body_atom = caf::atom_constant<caf::atom("ghbody")>;
 /// (http_timer_atom, uint64_t exchange, uint32_t attempt, uint8_t kind): a
 /// deadline of one of the HTTP client's requests.
 using http_timer_atom = caf::atom_constant<caf::atom("ghtimer")>;

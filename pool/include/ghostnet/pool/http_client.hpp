@@ -51,12 +51,21 @@ struct http_client_request {
                     ///< method is POST/PUT/PATCH)
   /// Overrides the client's request_timeout (0: the client's).
   caf::timespan timeout{0};
+  /// Set: the final response's body is streamed to this actor as it
+  /// arrives instead of coming in the reply: each piece is a request
+  /// `(http_body_atom, std::string) -> ok`, the next one sent once the
+  /// last is answered, and while pieces wait the connection stops reading
+  /// (the server is slowed down, nothing piles up: a few reads at most).
+  /// The reply follows the last piece's answer, with an empty body. A sink
+  /// that answers an error or is gone fails the request (io_error) and
+  /// the connection is closed. No max_body limit applies to such a body.
+  caf::actor body_sink;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_client_request& x) {
   return f(caf::meta::type_name("http_client_request"), x.method, x.url,
-           x.headers, x.body, x.timeout);
+           x.headers, x.body, x.timeout, x.body_sink);
 }
 
 struct http_client_response {

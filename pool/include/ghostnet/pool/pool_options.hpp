@@ -129,6 +129,14 @@ struct pool_options {
   /// no holder ever sees them; they go to `on_idle_frame`. Default 0: the
   /// client speaks first.
   int32_t greeting_frames = 0;
+  /// Flow control towards the holder, as transports::actor_flow (gen_tcp's
+  /// `{active, N}`): at most this many `received` messages outstanding at
+  /// the lease's holder, which grants more with `(demand_atom, n)` to the
+  /// connection; without credit the connection stops reading, so a holder
+  /// that cannot keep up slows the server instead of growing its mailbox.
+  /// Every lease (and the pool itself, between leases) starts with a full
+  /// window. Default 0: no limit.
+  int32_t receive_window = 0;
   /// Data that reaches the pool instead of a holder; default evict.
   idle_data_policy idle_data = idle_data_policy::evict;
   /// Sees greetings and data while idle before `idle_data` applies; default

@@ -71,6 +71,14 @@ public:
   /// The response (valid once header_done; the body once done).
   [[nodiscard]] received_response& response() noexcept;
 
+  /// Limits from the next reset() on (e.g. no max_body for a body that is
+  /// streamed on as it arrives).
+  void set_limits(response_limits limits);
+
+  /// The body bytes decoded so far, taken out (a streamed body: the body
+  /// never piles up here).
+  [[nodiscard]] std::string take_body();
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
