@@ -1,6 +1,5 @@
 #include "member_handler.hpp"
 
-#include <deque>
 #include <vector>
 
 #include <caf/send.hpp>
@@ -44,11 +43,12 @@ public:
     if (window_ == 0)
       return;
     credit_ += n;
-    while (credit_ > 0 && !waiting_.empty()) {
+    size_t sent = 0;
+    while (credit_ > 0 && sent < waiting_.size()) {
       --credit_;
-      forward(std::move(waiting_.front()));
-      waiting_.pop_front();
+      forward(std::move(waiting_[sent++]));
     }
+    waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<ptrdiff_t>(sent));
     if (credit_ > 0)
       ctx.resume_reading();
   }
@@ -58,10 +58,7 @@ public:
     // What waited for credit belongs to the receiver it arrived for (the
     // pool then sees data while idle and evicts, as it must); the new one
     // starts with a full window.
-    while (!waiting_.empty()) {
-      forward(std::move(waiting_.front()));
-      waiting_.pop_front();
-    }
+    flush();
     receiver_ = std::move(receiver); // not null: the connection checked
     if (window_ > 0) {
       credit_ = window_;
@@ -73,15 +70,20 @@ public:
   void on_close(const caf::error& reason) override {
     if (!self_)
       return; // never opened: the pool learns from the member's exit
-    while (!waiting_.empty()) {
-      forward(std::move(waiting_.front()));
-      waiting_.pop_front();
-    }
+    flush();
     caf::anon_send(receiver_, closed_atom::value, self_, reason);
     receiver_ = nullptr; // no cycle pool → member → pool once closed
   }
 
 private:
+  /// Everything that waited for credit, in order. (A vector, not a deque:
+  /// libstdc++'s deque allocates ~600 bytes up front, per member.)
+  void flush() {
+    for (auto& frame : waiting_)
+      forward(std::move(frame));
+    waiting_.clear();
+  }
+
   void forward(std::vector<char> frame) {
     caf::anon_send(receiver_, received_atom::value, self_, std::move(frame));
   }
@@ -91,7 +93,7 @@ private:
   transports::connection_actor self_;
   uint32_t window_;
   uint32_t credit_;
-  std::deque<std::vector<char>> waiting_;
+  std::vector<std::vector<char>> waiting_; ///< not a deque: see flush()
 };
 
 } // namespace

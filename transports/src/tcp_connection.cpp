@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <deque>
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -130,7 +129,7 @@ public:
     close_socket();
     timers_.release();
     write_queue_.clear();
-    files_.clear(); // closes the files nobody else holds
+    files_.reset(); // closes the files nobody else holds
     stack_.clear();
   }
 
@@ -152,8 +151,10 @@ private:
     // sent in order (bytes, the file, the bytes appended after it).
     write_queue_.insert(write_queue_.end(), out_buf_.begin(), out_buf_.end());
     out_buf_.clear();
-    file_bytes_ += range.length;
-    files_.push_back(queued_file{write_queue_.size(), std::move(range)});
+    if (!files_)
+      files_ = std::make_unique<file_queue>();
+    files_->bytes += range.length;
+    files_->ranges.push_back(queued_file{write_queue_.size(), std::move(range)});
     watcher_->want_write(true);
     if (queued_bytes() >= opts().high_water_mark && watcher_->reading()) {
       watcher_->want_read(false); // backpressure, as in flush
@@ -433,7 +434,8 @@ private:
   }
 
   size_t queued_bytes() const noexcept {
-    return write_queue_.size() - write_offset_ + out_buf_.size() + file_bytes_;
+    return write_queue_.size() - write_offset_ + out_buf_.size()
+           + (files_ ? files_->bytes : 0);
   }
 
   size_t hard_limit() const noexcept {
@@ -505,7 +507,7 @@ private:
   void flush() {
     if (out_buf_.empty() || fd() < 0)
       return;
-    if (write_queue_.size() == write_offset_ && files_.empty()) {
+    if (write_queue_.size() == write_offset_ && !files_) {
       auto n = ::send(fd(), out_buf_.data(), out_buf_.size(),
                       MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -546,7 +548,7 @@ private:
   bool send_queued() {
     size_t file_budget = 2 * 1024 * 1024;
     for (;;) {
-      auto limit = files_.empty() ? write_queue_.size() : files_.front().at;
+      auto limit = !files_ ? write_queue_.size() : files_->ranges.front().at;
       if (write_offset_ < limit) {
         auto n = ::send(fd(), write_queue_.data() + write_offset_,
                         limit - write_offset_, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -561,11 +563,11 @@ private:
           return false; // the socket's buffer is full
         continue;
       }
-      if (files_.empty())
+      if (!files_)
         return true;
       if (file_budget == 0)
         return false;
-      auto& next = files_.front().range;
+      auto& next = files_->ranges.front().range;
       auto off = static_cast<off_t>(next.offset);
       auto want = static_cast<size_t>(std::min<uint64_t>(next.length, file_budget));
       auto n = ::sendfile(fd(), next.file->fd(), &off, want);
@@ -586,11 +588,13 @@ private:
       auto sent = static_cast<size_t>(n);
       next.offset += sent;
       next.length -= sent;
-      file_bytes_ -= sent;
+      files_->bytes -= sent;
       file_budget -= sent;
       last_write_ = last_activity_ = layer_clock::now();
       if (next.length == 0)
-        files_.pop_front();
+        files_->ranges.erase(files_->ranges.begin());
+      if (files_->ranges.empty())
+        files_.reset(); // the common state: no file, no memory
     }
   }
 
@@ -985,8 +989,13 @@ private:
     size_t at;
     file_range range;
   };
-  std::deque<queued_file> files_;
-  uint64_t file_bytes_ = 0; ///< what files_ still has to send
+  struct file_queue {
+    std::vector<queued_file> ranges; ///< in the order they go out
+    uint64_t bytes = 0;              ///< what they still have to send
+  };
+  /// Only while files are queued: an idle connection pays one pointer
+  /// (and no deque, whose libstdc++ version allocates ~600 B up front).
+  std::unique_ptr<file_queue> files_;
   size_t read_size_ = 0;
   layer_time now_;
   layer_time layer_deadline_ = layer_time::max(); ///< armed for; max: none
@@ -1005,9 +1014,10 @@ private:
   bool done_ = false;
   bool transport_up_ = false; ///< TCP connected (or accepted)
   bool established_ = false;  ///< open for the application (after TLS)
+  bool options_inherited_ = false; ///< accepted: options came with accept
+  // (16 bools: one 16-byte block, no padding; mind it when adding one)
   caf::error close_reason_;   ///< reported when a graceful close ends
   caf::error final_reason_;   ///< why it closed (none: cleanly)
-  bool options_inherited_ = false; ///< accepted: options came with accept
   detail::timer_slots<timer_kinds> timers_;
   caf::actor_clock::time_point last_activity_;
   caf::actor_clock::time_point last_read_;

@@ -123,7 +123,7 @@ public:
       }
       if (parser_->is_done()) {
         serve();
-        if (!closing_ && !streaming_ && !down_->can_send_more()) {
+        if (!closing_ && !streaming_ && !awaiting_ && !down_->can_send_more()) {
           // Answers can be far larger than requests (files): the requests
           // left in this read wait until the answers drained.
           held_back_ = true;
