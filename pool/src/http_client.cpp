@@ -97,8 +97,10 @@ std::string serialize(const http_client_request& req, const th::url& target,
     out += user_agent;
     out += "\r\n";
   }
-  if (!req.body.empty() || req.method == "POST" || req.method == "PUT"
-      || req.method == "PATCH") {
+  if (req.body_source) {
+    out += "Transfer-Encoding: chunked\r\n";
+  } else if (!req.body.empty() || req.method == "POST" || req.method == "PUT"
+             || req.method == "PATCH") {
     out += "Content-Length: ";
     out += std::to_string(req.body.size());
     out += "\r\n";
@@ -124,6 +126,8 @@ caf::error check_request(const http_client_request& req) {
   }
   if (req.timeout < caf::timespan{0})
     return bad("timeout: must be >= 0");
+  if (req.body_source && !req.body.empty())
+    return bad("body and body_source: one of the two");
   return caf::none;
 }
 
@@ -145,6 +149,10 @@ struct exchange {
   /// The reply, once the response is complete: sent when the sink has
   /// taken every piece.
   std::optional<http_client_response> final_response;
+  // A body pulled from req.body_source:
+  bool body_sent = false;     ///< its last chunk went out
+  std::vector<char> blocked;  ///< a chunk refused (backpressure): resent
+                              ///< once the connection is writable
 };
 
 class http_client_impl : public caf::event_based_actor {
@@ -173,7 +181,7 @@ public:
     set_default_handler([this](caf::scheduled_actor*, caf::message_view& x) {
       return reject_unexpected_message(source_, opts_.name, x);
     });
-    set_down_handler([this](caf::down_msg& msg) { on_sink_down(msg); });
+    set_down_handler([this](caf::down_msg& msg) { on_peer_down(msg); });
     return {
       [this](http_client_request& req) -> caf::result<http_client_response> {
         return start(std::move(req));
@@ -184,6 +192,9 @@ public:
              const std::vector<char>& frame) { on_bytes(conn, frame); },
       [this](closed_atom, const tp::connection_actor& conn,
              const caf::error& reason) { on_closed(conn, reason); },
+      [this](writable_atom, const tp::connection_actor& conn) {
+        on_writable(conn);
+      },
       [this](http_timer_atom, uint64_t id, uint32_t attempt, uint8_t kind) {
         on_timer(id, attempt, static_cast<timer_kind>(kind));
       },
@@ -206,8 +217,9 @@ private:
       return make_error(errc::invalid_configuration, "http request", req.url,
                         0, "https needs the client's TLS options");
     auto id = next_id_++;
-    if (req.body_sink && sinks_[req.body_sink.address()]++ == 0)
-      monitor(req.body_sink);
+    for (auto* peer : {&req.body_sink, &req.body_source})
+      if (*peer && peers_[peer->address()]++ == 0)
+        monitor(*peer);
     auto& ex = exchanges_[id];
     ex.rp = make_response_promise();
     auto timeout = req.timeout > caf::timespan{0} ? req.timeout
@@ -279,9 +291,10 @@ private:
           auto j = exchanges_.find(id);
           if (j == exchanges_.end() || j->second.attempt != n)
             return;
-          delayed_send(this, opts_.response_header_timeout,
-                       http_timer_atom::value, id, n,
-                       static_cast<uint8_t>(timer_kind::header));
+          if (j->second.req.body_source)
+            pull_source(id, j->second);
+          else
+            request_sent(id, j->second);
         },
         [this, id, n](caf::error& err) {
           auto j = exchanges_.find(id);
@@ -331,7 +344,7 @@ private:
   bool follows_redirect(exchange& ex) {
     auto& got = ex.parser->response();
     return is_redirect(got.status) && opts_.max_redirects > 0
-           && !got.headers.get("Location").empty();
+           && !got.headers.get("Location").empty() && !ex.req.body_source;
   }
 
   /// Hands the sink the next pieces (one request at a time); the reply
@@ -393,7 +406,8 @@ private:
   /// idle: an idempotent one is sent once more on another connection.
   void connection_lost(uint64_t id, exchange& ex, caf::error reason) {
     bool race = ex.held && ex.held->earlier_leases > 0 && !ex.parser->started();
-    if (race && !ex.retried && idempotent(ex.req.method)) {
+    if (race && !ex.retried && idempotent(ex.req.method)
+        && !ex.req.body_source) {
       ex.retried = true;
       give_back(ex, false);
       attempt(id, ex);
@@ -435,10 +449,13 @@ private:
   void complete(uint64_t id, exchange& ex) {
     auto& got = ex.parser->response();
     bool reused = ex.held->earlier_leases > 0;
-    give_back(ex, ex.parser->reusable());
+    // An answer before the whole streamed body went out (e.g. 413) leaves
+    // the request half-sent: that connection cannot carry another.
+    give_back(ex, ex.parser->reusable()
+                    && (!ex.req.body_source || ex.body_sent));
     auto location = got.headers.get("Location");
     if (is_redirect(got.status) && opts_.max_redirects > 0
-        && !location.empty()) {
+        && !location.empty() && !ex.req.body_source) {
       if (ex.redirects >= opts_.max_redirects) {
         fail(id, make_error(errc::protocol_error, "http redirect", ex.req.url,
                             0,
@@ -506,27 +523,114 @@ private:
     auto i = exchanges_.find(id);
     if (i == exchanges_.end())
       return;
-    if (auto& sink = i->second.req.body_sink) {
-      auto j = sinks_.find(sink.address());
-      if (j != sinks_.end() && --j->second == 0) {
-        demonitor(sink);
-        sinks_.erase(j);
+    for (auto* peer : {&i->second.req.body_sink, &i->second.req.body_source}) {
+      if (!*peer)
+        continue;
+      auto j = peers_.find(peer->address());
+      if (j != peers_.end() && --j->second == 0) {
+        demonitor(*peer);
+        peers_.erase(j);
       }
     }
     exchanges_.erase(i);
   }
 
-  /// A sink is gone: its exchanges fail now, not at their deadlines (a
-  /// piece it held is never answered).
-  void on_sink_down(const caf::down_msg& msg) {
-    std::vector<uint64_t> ids;
-    for (auto& [id, ex] : exchanges_)
+  /// A body's sink or source is gone: its exchanges fail now, not at
+  /// their deadlines (a request it held is never answered).
+  void on_peer_down(const caf::down_msg& msg) {
+    std::vector<std::pair<uint64_t, const char*>> gone;
+    for (auto& [id, ex] : exchanges_) {
       if (ex.req.body_sink && ex.req.body_sink.address() == msg.source)
-        ids.push_back(id);
-    for (auto id : ids)
+        gone.emplace_back(id, "sink");
+      else if (ex.req.body_source && ex.req.body_source.address() == msg.source)
+        gone.emplace_back(id, "source");
+    }
+    for (auto& [id, what] : gone)
       fail(id, make_error(errc::io_error, "http body", exchanges_.at(id).req.url,
-                          0, "the body's sink is gone ("
+                          0, std::string{"the body's "} + what + " is gone ("
                                + describe(msg.reason) + ")"));
+  }
+
+  /// The request is out: the response header is due within its timeout.
+  void request_sent(uint64_t id, exchange& ex) {
+    delayed_send(this, opts_.response_header_timeout, http_timer_atom::value,
+                 id, ex.attempt, static_cast<uint8_t>(timer_kind::header));
+  }
+
+  /// Asks the body's source for its next piece and sends it as a chunk.
+  void pull_source(uint64_t id, exchange& ex) {
+    auto n = ex.attempt;
+    request(ex.req.body_source, caf::infinite, http_body_atom::value)
+      .then(
+        [this, id, n](std::string& piece) {
+          auto i = exchanges_.find(id);
+          if (i == exchanges_.end() || i->second.attempt != n
+              || !i->second.held)
+            return; // failed, timed out or answered meanwhile
+          auto& ex = i->second;
+          std::string chunk;
+          if (piece.empty()) {
+            chunk = "0\r\n\r\n";
+            ex.body_sent = true;
+          } else {
+            char size[20];
+            auto len = std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+            chunk.reserve(piece.size() + static_cast<size_t>(len) + 2);
+            chunk.append(size, static_cast<size_t>(len));
+            chunk += piece;
+            chunk += "\r\n";
+          }
+          send_chunk(id, ex, std::vector<char>(chunk.begin(), chunk.end()));
+        },
+        [this, id, n](caf::error& err) {
+          auto i = exchanges_.find(id);
+          if (i == exchanges_.end() || i->second.attempt != n)
+            return;
+          fail(id, make_error(errc::io_error, "http body", i->second.req.url,
+                              0, "the body's source failed: " + describe(err)));
+        });
+  }
+
+  /// One chunk to the connection; the next is pulled once it was taken.
+  void send_chunk(uint64_t id, exchange& ex, std::vector<char> chunk) {
+    auto n = ex.attempt;
+    request(ex.held->connection, caf::infinite, send_atom::value, chunk)
+      .then(
+        [this, id, n](caf::ok_atom) {
+          auto i = exchanges_.find(id);
+          if (i == exchanges_.end() || i->second.attempt != n
+              || !i->second.held)
+            return;
+          if (i->second.body_sent)
+            request_sent(id, i->second);
+          else
+            pull_source(id, i->second);
+        },
+        [this, id, n, chunk](caf::error& err) mutable {
+          auto i = exchanges_.find(id);
+          if (i == exchanges_.end() || i->second.attempt != n)
+            return;
+          if (is(err, errc::backpressure)) {
+            // The server reads slower than the source writes: wait for
+            // the connection to drain (writable_atom), then again.
+            i->second.blocked = std::move(chunk);
+            return;
+          }
+          connection_lost(id, i->second, std::move(err));
+        });
+  }
+
+  void on_writable(const tp::connection_actor& conn) {
+    auto i = by_connection_.find(conn.address());
+    if (i == by_connection_.end())
+      return;
+    auto id = i->second;
+    auto& ex = exchanges_.at(id);
+    if (ex.blocked.empty())
+      return;
+    auto chunk = std::move(ex.blocked);
+    ex.blocked.clear();
+    send_chunk(id, ex, std::move(chunk));
   }
 
   /// Returns the held lease: healthy keeps the connection for the next
@@ -649,8 +753,8 @@ private:
   std::unordered_map<std::string, pool_actor> pools_; ///< by origin
   std::unordered_map<uint64_t, exchange> exchanges_;
   std::unordered_map<caf::actor_addr, uint64_t> by_connection_;
-  /// Body sinks monitored, and by how many exchanges.
-  std::unordered_map<caf::actor_addr, size_t> sinks_;
+  /// Body sinks and sources monitored, and by how many exchanges.
+  std::unordered_map<caf::actor_addr, size_t> peers_;
   uint64_t next_id_ = 1;
   bool closing_ = false;
 };

@@ -53,6 +53,11 @@ public:
       ctx.resume_reading();
   }
 
+  void on_writable(transports::connection_context&) override {
+    // A send of the holder's was refused (backpressure): it may retry.
+    caf::anon_send(receiver_, writable_atom::value, self_);
+  }
+
   caf::error on_set_receiver(transports::connection_context& ctx,
                              caf::actor receiver) override {
     // What waited for credit belongs to the receiver it arrived for (the

@@ -71,6 +71,24 @@ std::shared_ptr<http::http_router> client_test_router() {
       return *sent < huge_size;
     };
   }));
+  // POST /upload: the body streamed to a reader that answers its size and
+  // FNV-1a sum (the server side of a streamed request body).
+  struct summing_reader : http::http_body_reader {
+    uint64_t bytes = 0;
+    uint64_t hash = 1469598103934665603ull;
+    unsigned on_body(std::string_view piece) override {
+      bytes += piece.size();
+      for (auto c : piece)
+        hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      return 0;
+    }
+    void on_end(http::http_request&, http::http_response& res) override {
+      res.body = std::to_string(bytes) + " " + std::to_string(hash);
+    }
+  };
+  ok(r->add_upload("POST", "/upload", [](http::http_request&, http::http_response&) {
+    return std::make_unique<summing_reader>();
+  }));
   // /r/3 → /r/2 → /r/1 → /r/0 → /hello
   ok(r->add("GET", "/r/{n}", [](http::http_request& req, http::http_response& res) {
     auto n = std::stoi(req.params.at("n"));
@@ -228,6 +246,23 @@ caf::behavior body_sink(sink_actor* self, bool hold_first, std::shared_ptr<std::
       }
     },
     [=](caf::get_atom) { return std::make_tuple(self->state.bytes, self->state.hash); },
+  };
+}
+
+/// A request body's source: `total` bytes in 64 KiB pieces of pattern(i);
+/// `pulled` counts what was asked of it.
+caf::behavior body_source(caf::event_based_actor* self, uint64_t total,
+                          std::shared_ptr<std::atomic<uint64_t>> pulled) {
+  auto next = std::make_shared<uint64_t>(0);
+  return {
+    [=](http_body_atom) -> std::string {
+      if (*next >= total)
+        return {};
+      auto piece = pattern(64 * 1024, static_cast<unsigned>(*next / (64 * 1024)));
+      *next += piece.size();
+      *pulled += piece.size();
+      return piece;
+    },
   };
 }
 
@@ -414,6 +449,80 @@ BOOST_AUTO_TEST_CASE(a_sink_that_dies_mid_body_fails_the_request_at_once) {
   REQUIRE_RESPONSE(next);
   BOOST_TEST(next->body == "hello\n");
   BOOST_TEST(!next->reused);
+  close_client(c);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_request_body_streamed_from_a_source_arrives_whole) {
+  auto svc = start_backend(http_backend());
+  auto c = spawn_client();
+  constexpr uint64_t total = 32 * 1024 * 1024;
+  auto pulled = std::make_shared<std::atomic<uint64_t>>(0);
+  auto source = sys.spawn(body_source, total, pulled);
+  pl::http_client_request req;
+  req.method = "POST";
+  req.url = url(svc.bound, "/upload");
+  req.body_source = source;
+  auto res = fetch(c, req);
+  REQUIRE_RESPONSE(res);
+  uint64_t expected = 1469598103934665603ull;
+  for (uint64_t i = 0; i < total / (64 * 1024); ++i)
+    for (auto ch : pattern(64 * 1024, static_cast<unsigned>(i)))
+      expected = (expected ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  BOOST_TEST(res->body == std::to_string(total) + " " + std::to_string(expected));
+  // The connection was left clean (the last chunk went out): reused.
+  auto next = get(c, url(svc.bound, "/hello"));
+  REQUIRE_RESPONSE(next);
+  BOOST_TEST(next->reused);
+  // A body and a source at once is a malformed request.
+  req.body = "x";
+  auto both = fetch(c, req);
+  BOOST_REQUIRE(!both);
+  BOOST_TEST(is(both.error(), errc::invalid_configuration), describe(both.error()));
+  self->send_exit(source, caf::exit_reason::user_shutdown);
+  close_client(c);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_does_not_read_stops_the_source) {
+  auto c = spawn_client();
+  auto pulled = std::make_shared<std::atomic<uint64_t>>(0);
+  auto source = sys.spawn(body_source, uint64_t{1} << 30, pulled); // 1 GiB
+  pl::http_client_request req;
+  req.method = "POST";
+  req.body_source = source;
+  {
+    silent_server silent; // connects complete, nothing is ever read
+    req.url = url(silent.bound, "/upload");
+    req.timeout = std::chrono::seconds(1);
+    auto res = fetch(c, req);
+    BOOST_REQUIRE(!res);
+    BOOST_TEST(is(res.error(), errc::timeout), describe(res.error()));
+    // The kernel's buffers and the connection's queue took what they
+    // hold, then the source was asked for nothing more.
+    BOOST_TEST_MESSAGE("pulled " << *pulled / 1024 << " KiB from the source");
+    BOOST_TEST(*pulled < 32u * 1024 * 1024, "pulled " << *pulled);
+    BOOST_TEST(*pulled > 0u);
+  }
+  // A source that dies fails its request at once.
+  auto svc = start_backend(http_backend());
+  auto dead = sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    return {[self](http_body_atom) -> std::string {
+      self->quit(caf::exit_reason::kill);
+      return "never";
+    }};
+  });
+  req.url = url(svc.bound, "/upload");
+  req.body_source = dead;
+  req.timeout = std::chrono::seconds(30);
+  auto at = std::chrono::steady_clock::now();
+  auto failed = fetch(c, req);
+  BOOST_REQUIRE(!failed);
+  BOOST_TEST(is(failed.error(), errc::io_error), describe(failed.error()));
+  BOOST_TEST((std::chrono::steady_clock::now() - at < std::chrono::seconds(5)));
+  self->send_exit(source, caf::exit_reason::user_shutdown);
   close_client(c);
   stop(svc.root);
   BOOST_TEST(fds_restored());

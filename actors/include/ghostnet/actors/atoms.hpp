@@ -74,8 +74,13 @@ using pool_lease_timer_atom = caf::atom_constant<caf::atom("gplease")>;
 using pool_breaker_timer_atom = caf::atom_constant<caf::atom("gpbreaker")>;
 using pool_connect_deadline_atom = caf::atom_constant<caf::atom("gpconndl")>;
 using pool_close_deadline_atom = caf::atom_constant<caf::atom("gpclosedl")>;
+/// (writable_atom, connection_actor) from a pool member to its holder: a
+/// send refused with errc::backpressure may be made again.
+using writable_atom = caf::atom_constant<caf::atom("writable")>;
 /// (http_body_atom, std::string piece) -> ok: the HTTP client hands the next
-/// piece of a streamed response body to its sink.
+/// piece of a streamed response body to its sink. (http_body_atom) ->
+/// std::string: it asks a request body's source for the next piece (empty:
+/// the end).
 using http_body_atom = caf::atom_constant<caf::atom("ghbody")>;
 /// (http_timer_atom, uint64_t exchange, uint32_t attempt, uint8_t kind): a
 /// deadline of one of the HTTP client's requests.

@@ -60,12 +60,20 @@ struct http_client_request {
   /// that answers an error or is gone fails the request (io_error) and
   /// the connection is closed. No max_body limit applies to such a body.
   caf::actor body_sink;
+  /// Set: the request body comes from this actor instead of `body`, sent
+  /// chunked as it is produced: the client asks `(http_body_atom) ->
+  /// std::string` for one piece at a time (empty: the end) and asks for
+  /// the next only once the connection took the last, so a slow server
+  /// slows the source down. Such a request is sent once: no retry on
+  /// another connection, no redirect followed (the 3xx is the response). A
+  /// source that answers an error or is gone fails the request (io_error).
+  caf::actor body_source;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_client_request& x) {
   return f(caf::meta::type_name("http_client_request"), x.method, x.url,
-           x.headers, x.body, x.timeout, x.body_sink);
+           x.headers, x.body, x.timeout, x.body_sink, x.body_source);
 }
 
 struct http_client_response {
