@@ -139,7 +139,7 @@ EOF
 # start_server NAME — starts it pinned to CPU 0; sets SERVER_PID and PORT.
 # Returns 1 (server stopped, a note on stderr) if it did not come up.
 start_server() {
-  local name=$1 cmd ready="$WORK/$1.ready" endpoint host tries
+  local name=$1 cmd ready="$WORK/$1.ready" tries
   case $name in
     nginx)
       for ((tries = 0; tries < 5; tries++)); do
@@ -166,35 +166,9 @@ start_server() {
   esac
   cmd=${cmd//\{ready\}/$(printf '%q' "$ready")}
   cmd=${cmd//\{root\}/$(printf '%q' "$ROOT")}
-  rm -f "$ready"
-  # exec keeps the PID the server's own, for /proc/PID/status.
-  "${PIN_SERVER[@]}" bash -c "exec $cmd" </dev/null >>"$WORK/$name.log" 2>&1 &
-  SERVER_PID=$!
-  deadline "$READY_TIMEOUT"
-  until [[ -s $ready ]] || ! alive "$SERVER_PID" || expired "$DEADLINE"; do
-    sleep 0.05
-  done
-  if [[ ! -s $ready ]]; then
-    note "$name: no ready file after ${READY_TIMEOUT}s; log tail:"
-    tail -n 5 "$WORK/$name.log" >&2 || true
-    stop_server "$name"
-    return 1
-  fi
-  endpoint=$(sed -n 's/.*"http"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$ready")
-  PORT=${endpoint##*:} host=${endpoint%:*}
-  if [[ ! $PORT =~ ^[0-9]+$ || $host != 127.0.0.1 ]]; then
-    note "$name: ready file has no 127.0.0.1 endpoint \"http\": $(cat "$ready")"
-    stop_server "$name"
-    return 1
-  fi
+  launch_server "$name" "$cmd" http "$ready"
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill_bounded "$SERVER_PID"
-  SERVER_PID=""
-  ((RC == 0 || RC == 143)) || note "$1: exited with status $RC after SIGTERM"
-}
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 

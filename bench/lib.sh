@@ -54,3 +54,43 @@ kill_bounded() { # PID: TERM, up to 10 s, then KILL; sets RC to its exit status
   wait_exit "$1" 10 || kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || RC=$?
 }
+
+# launch_server NAME COMMAND KEY READY — runs the shell string COMMAND
+# (placeholders already filled in) pinned to the server CPU, its output in
+# $WORK/NAME.log, and waits up to READY_TIMEOUT for the ready file READY
+# naming a loopback endpoint under KEY. Sets SERVER_PID, HOST and PORT;
+# returns 1 (the server stopped) if none came.
+launch_server() {
+  local name=$1 cmd=$2 key=$3 ready=$4 endpoint
+  rm -f "$ready"
+  # exec keeps the PID the server's own, for /proc/PID/status.
+  "${PIN_SERVER[@]}" bash -c "exec $cmd" </dev/null >>"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  deadline "$READY_TIMEOUT"
+  until [[ -s $ready ]] || ! alive "$SERVER_PID" || expired "$DEADLINE"; do
+    sleep 0.05
+  done
+  if [[ ! -s $ready ]]; then
+    note "$name: no ready file after ${READY_TIMEOUT}s; log tail:"
+    tail -n 5 "$WORK/$name.log" >&2 || true
+    stop_server "$name"
+    return 1
+  fi
+  endpoint=$(sed -n "s/.*\"$key\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$ready")
+  PORT=${endpoint##*:}
+  HOST=${endpoint%:*} HOST=${HOST#\[} HOST=${HOST%\]}
+  if [[ ! $PORT =~ ^[0-9]+$ || ! $HOST =~ ^(127\.0\.0\.1|::1)$ ]]; then
+    note "$name: ready file has no loopback endpoint \"$key\": $(cat "$ready")"
+    stop_server "$name"
+    return 1
+  fi
+}
+
+# stop_server NAME — TERM (then KILL) the server started last; an exit by
+# SIGTERM itself (143) is not worth a note.
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  kill_bounded "$SERVER_PID"
+  SERVER_PID=""
+  ((RC == 0 || RC == 143)) || note "$1: exited with status $RC after SIGTERM"
+}

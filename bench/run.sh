@@ -73,40 +73,13 @@ trap 'exit 143' TERM
 # the ready file ("echo"). Sets SERVER_PID, HOST and PORT; returns 1 if no
 # ready file came in time or it has no loopback endpoint under KEY.
 start_server() {
-  local name=$1 cmd=$2 key=${3:-echo} ready="$WORK/$1.ready" endpoint
+  local name=$1 cmd=$2 key=${3:-echo} ready="$WORK/$1.ready"
   cmd=${cmd//\{ready\}/$(printf '%q' "$ready")}
   cmd=${cmd//\{cert\}/$(printf '%q' "$TLS_CERT")}
   cmd=${cmd//\{key\}/$(printf '%q' "$TLS_KEY")}
-  rm -f "$ready"
-  # exec keeps the PID the server's own, for /proc/PID/status.
-  "${PIN_SERVER[@]}" bash -c "exec $cmd" </dev/null >>"$WORK/$name.log" 2>&1 &
-  SERVER_PID=$!
-  deadline "$READY_TIMEOUT"
-  until [[ -s $ready ]] || ! alive "$SERVER_PID" || expired "$DEADLINE"; do
-    sleep 0.05
-  done
-  if [[ ! -s $ready ]]; then
-    note "$name: no ready file after ${READY_TIMEOUT}s; log tail:"
-    tail -n 5 "$WORK/$name.log" >&2 || true
-    stop_server "$name"
-    return 1
-  fi
-  endpoint=$(sed -n "s/.*\"$key\"[[:space:]]*:[[:space:]]*\"\([^\"]*\)\".*/\1/p" "$ready")
-  PORT=${endpoint##*:}
-  HOST=${endpoint%:*} HOST=${HOST#\[} HOST=${HOST%\]}
-  if [[ ! $PORT =~ ^[0-9]+$ || ! $HOST =~ ^(127\.0\.0\.1|::1)$ ]]; then
-    note "$name: ready file has no loopback endpoint \"$key\": $(cat "$ready")"
-    stop_server "$name"
-    return 1
-  fi
+  launch_server "$name" "$cmd" "$key" "$ready"
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill_bounded "$SERVER_PID"
-  SERVER_PID=""
-  ((RC == 0)) || note "$1: exited with status $RC after SIGTERM"
-}
 
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 

@@ -34,6 +34,15 @@ using response = caf::expected<pl::http_client_response>;
 std::atomic<uint64_t> huge_pulled{0};
 constexpr uint64_t huge_size = 64 * 1024 * 1024;
 
+/// FNV-1a of the first `total` bytes of 64 KiB pieces pattern(0), pattern(1)...
+/// (what /huge serves and body_source produces).
+uint64_t pattern_sum(uint64_t total) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint64_t i = 0; i < total / (64 * 1024); ++i)
+    h = fnv1a(pattern(64 * 1024, static_cast<unsigned>(i)), h);
+  return h;
+}
+
 std::shared_ptr<http::http_router> client_test_router() {
   auto r = std::make_shared<http::http_router>();
   auto ok = [](caf::error err) { BOOST_REQUIRE_MESSAGE(!err, describe(err)); };
@@ -78,8 +87,7 @@ std::shared_ptr<http::http_router> client_test_router() {
     uint64_t hash = 1469598103934665603ull;
     unsigned on_body(std::string_view piece) override {
       bytes += piece.size();
-      for (auto c : piece)
-        hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      hash = fnv1a(piece, hash);
       return 0;
     }
     void on_end(http::http_request&, http::http_response& res) override {
@@ -230,8 +238,7 @@ caf::behavior body_sink(sink_actor* self, bool hold_first, std::shared_ptr<std::
       st.bytes += piece.size();
       *taken += piece.size();
       ++st.pieces;
-      for (auto c : piece)
-        st.hash = (st.hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      st.hash = fnv1a(piece, st.hash);
       if (hold_first && st.pieces == 1) {
         st.holding = true;
         st.first = self->make_response_promise();
@@ -266,12 +273,6 @@ caf::behavior body_source(caf::event_based_actor* self, uint64_t total,
   };
 }
 
-uint64_t fnv1a(const std::string& x) {
-  uint64_t h = 1469598103934665603ull;
-  for (auto c : x)
-    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return h;
-}
 
 struct client_fixture : pool_fixture {
   pl::http_client_actor spawn_client(pl::http_client_options opts = {}) {
@@ -405,10 +406,7 @@ BOOST_AUTO_TEST_CASE(a_body_streamed_to_a_slow_sink_slows_the_server_down) {
   REQUIRE_RESPONSE(res);
   BOOST_TEST(res->status == 200u);
   BOOST_TEST(res->body.empty()); // it went to the sink
-  uint64_t expected = 1469598103934665603ull;
-  for (uint64_t i = 0; i < huge_size / (64 * 1024); ++i)
-    for (auto ch : pattern(64 * 1024, static_cast<unsigned>(i)))
-      expected = (expected ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  auto expected = pattern_sum(huge_size);
   self->request(sink, patience, caf::get_atom::value)
     .receive(
       [&](uint64_t bytes, uint64_t hash) {
@@ -466,10 +464,7 @@ BOOST_AUTO_TEST_CASE(a_request_body_streamed_from_a_source_arrives_whole) {
   req.body_source = source;
   auto res = fetch(c, req);
   REQUIRE_RESPONSE(res);
-  uint64_t expected = 1469598103934665603ull;
-  for (uint64_t i = 0; i < total / (64 * 1024); ++i)
-    for (auto ch : pattern(64 * 1024, static_cast<unsigned>(i)))
-      expected = (expected ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+  auto expected = pattern_sum(total);
   BOOST_TEST(res->body == std::to_string(total) + " " + std::to_string(expected));
   // The connection was left clean (the last chunk went out): reused.
   auto next = get(c, url(svc.bound, "/hello"));

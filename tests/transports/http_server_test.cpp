@@ -92,8 +92,7 @@ struct counting_reader : http::http_body_reader {
   unsigned on_body(std::string_view piece) override {
     seen->bytes += piece.size();
     ++seen->pieces;
-    for (auto c : piece)
-      seen->hash = (seen->hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    seen->hash = fnv1a(piece, seen->hash);
     return seen->bytes > refuse_after ? refuse_status : 0;
   }
   void on_end(http::http_request& req, http::http_response& res) override {
@@ -102,13 +101,6 @@ struct counting_reader : http::http_body_reader {
                + " body=" + std::to_string(req.body.size()) + "\n";
   }
 };
-
-uint64_t fnv1a(const std::string& x) {
-  uint64_t h = 1469598103934665603ull;
-  for (auto c : x)
-    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return h;
-}
 
 /// POST /upload streams to a counting_reader (refusing with 507 past
 /// `refuse_after`); POST /locked answers 401 before any body.
@@ -551,12 +543,19 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-tp::tcp_service_options http_service(http::http_server_options opts = {}) {
+/// The service "http" serving `router` (no connection handler: the HTTP
+/// layer is the top of the stack).
+tp::tcp_service_options http_service_for(std::shared_ptr<http::http_router> router,
+                                         http::http_server_options opts = {}) {
   auto svc = echo_service();
   svc.name = "http";
   svc.handler = nullptr;
-  svc.listener.connection.protocol = http::http_server(test_router(), std::move(opts));
+  svc.listener.connection.protocol = http::http_server(std::move(router), std::move(opts));
   return svc;
+}
+
+tp::tcp_service_options http_service(http::http_server_options opts = {}) {
+  return http_service_for(test_router(), std::move(opts));
 }
 
 std::string url(const tp::endpoint& ep, const std::string& path) {
@@ -821,10 +820,7 @@ BOOST_AUTO_TEST_CASE(static_files_with_etags_ranges_and_no_way_out_of_the_root) 
   http::static_files_options so;
   so.root = docs.root;
   BOOST_REQUIRE(!http::add_static_files(*router, "/static/", so));
-  auto svc = echo_service();
-  svc.name = "http";
-  svc.handler = nullptr;
-  svc.listener.connection.protocol = http::http_server(router);
+  auto svc = http_service_for(router);
   auto running = start_service(svc);
   auto base = url(running.bound, "/static/");
   // A small file, its validators, and a conditional request.
@@ -891,10 +887,7 @@ BOOST_AUTO_TEST_CASE(large_files_pipelined_in_order_over_tcp_and_whole_over_tls)
   http::static_files_options so;
   so.root = docs.root;
   BOOST_REQUIRE(!http::add_static_files(*router, "/static/", so));
-  auto svc = echo_service();
-  svc.name = "http";
-  svc.handler = nullptr;
-  svc.listener.connection.protocol = http::http_server(router);
+  auto svc = http_service_for(router);
   auto plain = start_service(svc);
   {
     // Two files (sendfile) and a small answer, pipelined in one segment:
@@ -981,10 +974,7 @@ BOOST_AUTO_TEST_CASE(handler_actors_answer_in_order_with_the_other_routes) {
   BOOST_TEST(is(router->add("GET", "/x", http::http_handler_actor{}), errc::invalid_configuration));
   http::http_server_options opts;
   opts.handler_timeout = std::chrono::milliseconds(300);
-  auto svc = echo_service();
-  svc.name = "http";
-  svc.handler = nullptr;
-  svc.listener.connection.protocol = http::http_server(router, opts);
+  auto svc = http_service_for(router, opts);
   auto running = start_service(svc);
   {
     // Pipelined: the actor's slow answer first, then the in-connection
@@ -1024,10 +1014,7 @@ BOOST_AUTO_TEST_CASE(a_handler_answer_after_the_client_left_or_half_closed) {
   auto handler = caf::actor_cast<http::http_handler_actor>(sys.spawn(slow_handler));
   auto router = test_router();
   BOOST_REQUIRE(!router->add("GET", "/slow/{ms}", handler));
-  auto svc = echo_service();
-  svc.name = "http";
-  svc.handler = nullptr;
-  svc.listener.connection.protocol = http::http_server(router);
+  auto svc = http_service_for(router);
   auto running = start_service(svc);
   {
     // The client is gone before the answer: it is dropped with the
@@ -1127,10 +1114,7 @@ BOOST_AUTO_TEST_CASE(curl_uploads_128_mib_that_never_sit_in_memory) {
   auto seen = std::make_shared<counting_reader::totals>();
   auto router = test_router();
   add_upload_routes(*router, seen);
-  auto svc = echo_service();
-  svc.name = "http";
-  svc.handler = nullptr;
-  svc.listener.connection.protocol = http::http_server(router);
+  auto svc = http_service_for(router);
   auto running = start_service(svc);
   auto file = "/tmp/ghostnet-upload-" + std::to_string(::getpid());
   auto made = run_command("head -c 134217728 /dev/urandom > '" + file + "' && echo made");

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <future>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -287,6 +288,14 @@ inline tp::tcp_service_options echo_service(std::string host = "127.0.0.1") {
   // Tests that stop a service with clients still open need not wait 5 s.
   opts.listener.connection.timeouts.drain = 500ms;
   return opts;
+}
+
+/// FNV-1a of `x`, continuing from `h`: a checksum for "every byte, in
+/// order" over bodies too large to keep.
+inline uint64_t fnv1a(std::string_view x, uint64_t h = 1469598103934665603ull) {
+  for (auto c : x)
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
 }
 
 inline std::string pattern(size_t n, unsigned seed = 1) {
