@@ -220,12 +220,7 @@ private:
       else
         actor = router_->dispatch(req, res);
     } catch (const std::exception& ex) {
-      res = http_response{};
-      res.status = 500;
-      res.body = "internal server error\n";
-      log::warn("http:" + down_->full_info().remote.to_string(),
-                "handler_threw", {log::kv("target", req.target),
-                                  log::kv("what", std::string{ex.what()})});
+      res = handler_threw(req, ex);
     }
     reader_.reset();
     answer_to next{req.method == "HEAD", req.version, parser_->keep_alive()};
@@ -236,6 +231,17 @@ private:
     }
     parser_.reset();
     respond(res, next);
+  }
+
+  /// A handler (or an upload's) threw: a 500 for this request only.
+  http_response handler_threw(const http_request& req, const std::exception& ex) {
+    log::warn("http:" + down_->full_info().remote.to_string(), "handler_threw",
+              {log::kv("target", req.target),
+               log::kv("what", std::string{ex.what()})});
+    http_response res;
+    res.status = 500;
+    res.body = "internal server error\n";
+    return res;
   }
 
   /// An upload route gets its reader before the body arrives. False if
@@ -251,12 +257,7 @@ private:
       reader_ = (*handler)(req, early);
     } catch (const std::exception& ex) {
       reader_.reset();
-      early = http_response{};
-      early.status = 500;
-      early.body = "internal server error\n";
-      log::warn("http:" + down_->full_info().remote.to_string(),
-                "handler_threw", {log::kv("target", req.target),
-                                  log::kv("what", std::string{ex.what()})});
+      early = handler_threw(req, ex);
     }
     if (reader_) {
       parser_->stream_body_to(reader_.get());
