@@ -13,6 +13,9 @@
 #include "ghostnet/transports/tls_layer.hpp"
 #include "test_layers.hpp"
 #include "tls_test_certs.hpp"
+#include "../sanitizer.hpp"
+
+#include <malloc.h>
 
 using namespace ghostnet;
 using namespace ghostnet::test;
@@ -21,6 +24,12 @@ using namespace std::chrono_literals;
 namespace {
 
 /// A lower layer that hosts its upper layer in a slot, as the broker does.
+/// Bytes malloc'd and not freed (glibc).
+size_t heap_in_use() {
+  auto info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
 struct slot_host : recording_lower {
   tp::detail::layer_slot slot;
 
@@ -325,10 +334,59 @@ BOOST_AUTO_TEST_CASE(the_handshake_deadline_is_a_timeout_named_tls_handshake) {
   BOOST_TEST(is(err, errc::timeout), describe(err));
   BOOST_TEST(context_of(err).operation == "tls handshake");
   BOOST_TEST(std::string{server_tls->operation()} == "tls handshake");
-  // Once the handshake is done the deadline is the layer above's (none).
+  // Once the handshake is done the deadline is the layer above's (none),
+  // but for the release of the record buffers a moment after a use.
   pair.pump();
   BOOST_TEST(!server_tls->next_deadline());
   BOOST_TEST(server_tls->operation() == nullptr);
+  client_writes(pair.client, "ping");
+  tls_pair::end_turn(pair.client);
+  pair.pump();
+  auto release = server_tls->next_deadline();
+  BOOST_REQUIRE(release);
+  BOOST_TEST((*release == pair.server.time + 50ms));
+  BOOST_TEST(!server_tls->on_timeout(*release));
+  BOOST_TEST(!server_tls->next_deadline());
+}
+
+BOOST_AUTO_TEST_CASE(a_busy_session_keeps_its_buffers_an_idle_one_gives_them_back) {
+  if (under_sanitizer) {
+    BOOST_TEST_MESSAGE("heap figures: not measurable under AddressSanitizer");
+    return;
+  }
+  constexpr size_t n = 200;
+  { // OpenSSL's lazily made tables
+    tls_pair warm;
+    warm.pump();
+  }
+  std::vector<std::unique_ptr<tls_pair>> pairs;
+  pairs.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    pairs.push_back(std::make_unique<tls_pair>());
+    auto& p = *pairs.back();
+    p.pump();
+    client_writes(p.client, "busy");
+    tls_pair::end_turn(p.client);
+    p.pump();
+  }
+  auto busy = heap_in_use();
+  // Before the delay is over nothing is given back; 50 ms after the last
+  // use both ends give their record buffers back.
+  auto at = [&](std::chrono::milliseconds later) {
+    for (auto& p : pairs)
+      for (auto* host : {&p->client, &p->server})
+        BOOST_REQUIRE(!host->slot.get()->on_timeout(host->time + later));
+    return heap_in_use();
+  };
+  auto still_busy = at(49ms);
+  auto idle = at(50ms);
+  for (auto& p : pairs)
+    BOOST_TEST(!p->server.slot.get()->next_deadline());
+  auto kept = busy > still_busy ? (busy - still_busy) / n : 0;
+  auto freed_per_pair = (still_busy - idle) / n;
+  BOOST_TEST_MESSAGE("released per idle pair: " << freed_per_pair << " B");
+  BOOST_TEST(kept < 1024u);
+  BOOST_TEST(freed_per_pair > 32 * 1024u); // a read buffer each side at least
 }
 
 BOOST_AUTO_TEST_CASE(eof_without_close_notify_is_truncation_and_ends_the_layer_above) {

@@ -22,6 +22,11 @@ std::vector<char>& shared_plaintext_in() {
 /// TLS's largest record payload.
 constexpr size_t max_record_plaintext = 16 * 1024;
 
+/// With tls_options::release_buffers, a session's record buffers go back
+/// this long after its last call: a busy connection keeps them (no free and
+/// malloc of ~36 KB per read and write), an idle one holds none.
+constexpr auto release_delay = std::chrono::milliseconds(50);
+
 class tls_layer final : public upper_layer, public lower_layer {
 public:
   tls_layer(const tls_layer_options& opts, std::string default_server_name,
@@ -47,10 +52,14 @@ public:
     if (!session)
       return std::move(session.error());
     session_ = std::move(*session);
+    // Deferred only once open: during the handshake the session gives its
+    // buffers back after every flight, as a slow or stalled peer's should.
+    defer_release_ = session_->context().options().release_buffers;
     deadline_ = down.now() + opts_.handshake_timeout;
     auto& out = down.begin_output();
     auto err = session_->start(out);
     down.end_output();
+    used_session();
     return err;
   }
 
@@ -60,6 +69,7 @@ public:
     auto& out = down_->begin_output();
     auto err = session_->consume(ciphertext, plain, out);
     down_->end_output();
+    used_session();
     if (err)
       return err; // the alert that tells the peer why is in the output
     if (!opened_ && session_->handshake_done())
@@ -105,12 +115,25 @@ public:
   }
 
   std::optional<layer_time> next_deadline() const override {
+    std::optional<layer_time> own;
     if (!opened_)
-      return session_ ? std::optional<layer_time>{deadline_} : std::nullopt;
-    return up_->next_deadline();
+      own = session_ ? std::optional<layer_time>{deadline_} : std::nullopt;
+    else
+      own = up_->next_deadline();
+    if (release_at_ && (!own || *release_at_ < *own))
+      return release_at_;
+    return own;
   }
 
   caf::error on_timeout(layer_time now) override {
+    if (release_at_ && now >= *release_at_) {
+      if (now - last_use_ >= release_delay) {
+        release_at_.reset();
+        session_->release_buffers();
+      } else {
+        release_at_ = last_use_ + release_delay; // used since: later
+      }
+    }
     if (!opened_) {
       if (session_ && now >= deadline_)
         return make_error(errc::timeout, "tls handshake",
@@ -222,6 +245,7 @@ public:
     auto& out = down_->begin_output();
     auto err = session_ ? session_->close(out) : caf::none; // close_notify
     down_->end_output();
+    used_session();
     if (err)
       down_->abort(std::move(err));
     else
@@ -268,6 +292,7 @@ public:
 private:
   caf::error open_above() {
     opened_ = true;
+    session_->defer_release(defer_release_);
     auto& tls = down_->info().tls;
     tls.version = std::string{session_->tls_version()};
     tls.alpn = std::string{session_->alpn_selected()};
@@ -284,10 +309,22 @@ private:
     auto err = session_->encrypt(byte_view{plain_out_.data(), plain_out_.size()},
                                  out);
     down_->end_output();
+    used_session();
     plain_out_.clear();
     if (plain_out_.capacity() > 16 * 1024)
       std::vector<char>{}.swap(plain_out_); // a burst's memory goes back
     return err;
+  }
+
+  /// After a session call: the buffers' release is due a moment after the
+  /// last one. The deadline moves only when it passes (no timer re-armed
+  /// per turn).
+  void used_session() {
+    if (!defer_release_ || !opened_ || !session_)
+      return;
+    last_use_ = down_->now();
+    if (!release_at_)
+      release_at_ = last_use_ + release_delay;
   }
 
   tls_layer_options opts_;
@@ -298,6 +335,9 @@ private:
   detail::layer_slot up_;
   std::vector<char> plain_out_; ///< what the layer above wrote this turn
   layer_time deadline_;         ///< of the handshake
+  std::optional<layer_time> release_at_; ///< when the buffers may go
+  layer_time last_use_{};       ///< the last session call
+  bool defer_release_ = false;  ///< release_buffers, done here when idle
   bool opened_ = false;         ///< handshake done, layer above started
   bool eof_told_ = false;
   bool closing_ = false;

@@ -373,7 +373,7 @@ caf::error tls_session::fail(int ssl_error, const char* operation,
 }
 
 caf::error tls_session::end_call(caf::error err) {
-  if (ctx_->options().release_buffers)
+  if (ctx_->options().release_buffers && !release_deferred_)
     release_buffers();
   ERR_clear_error(); // never leave entries for other code on this thread
   return err;

@@ -141,11 +141,13 @@ struct tls_options {
   size_t session_cache_size = 1024;
 
   /// Free OpenSSL's record buffers and the memory BIOs' storage (about
-  /// 36 KB per session) whenever a session call leaves no bytes pending, so
-  /// an idle session holds no I/O buffers; default true. false saves a few
-  /// allocations per call (roughly 0.4 us per small call, 20 % at 16 KiB in
-  /// memory) but keeps the buffers until tls_session::release_buffers() is
-  /// called. Figures in docs/tls.md.
+  /// 36 KB per session) once a session is idle, so an idle session holds no
+  /// I/O buffers; default true. A connection's TLS layer releases them
+  /// 50 ms after its last read or write (and after every handshake
+  /// flight), so a busy connection does not free and allocate them on every
+  /// call; a tls_session used on its own releases after every call that
+  /// leaves no bytes pending. false keeps the buffers until
+  /// tls_session::release_buffers() is called. Figures in docs/tls.md.
   bool release_buffers = true;
 
   /// Deadline for completing the handshake after the connection opens,

@@ -112,6 +112,15 @@ public:
   /// on (the default); call it when the connection goes idle otherwise.
   void release_buffers() noexcept;
 
+  /// With tls_options::release_buffers: leave the release to the caller,
+  /// who calls release_buffers() once the session went idle (the TLS layer
+  /// does, a moment after its last call), instead of after every call: a
+  /// busy session then keeps its buffers instead of freeing and
+  /// allocating them on every read and write.
+  void defer_release(bool on) noexcept {
+    release_deferred_ = on;
+  }
+
   // -- state ------------------------------------------------------------------
 
   /// True once the handshake completed (encrypt() may be called).
@@ -188,6 +197,7 @@ private:
   caf::error failure_;
   bool started_ = false;
   bool handshake_done_ = false;
+  bool release_deferred_ = false;
   bool app_data_received_ = false;
   bool peer_closed_ = false;
   bool closed_ = false;
