@@ -54,12 +54,14 @@ inline bool set_nonblocking(int fd) {
   return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
 }
 
-// The command-line contract shared by every echo peer (and ghostnet-node):
-//   --host 127.0.0.1 --port 0 --ready-file PATH
+// The command-line contract shared by every peer (and ghostnet-node):
+//   --host 127.0.0.1 --port 0 --ready-file PATH [--root DIR]
+// (--root: the files an HTTP peer serves; the echo peers take none.)
 struct PeerOptions {
   std::string host = "127.0.0.1";
   int port = 0;
   std::string ready_file;
+  std::string root; ///< without a trailing '/'
 };
 
 inline PeerOptions parse_peer_options(int argc, char** argv) {
@@ -77,9 +79,13 @@ inline PeerOptions parse_peer_options(int argc, char** argv) {
       opt.port = std::atoi(value.c_str());
     } else if (key == "--ready-file") {
       opt.ready_file = value;
+    } else if (key == "--root") {
+      opt.root = value;
+      while (opt.root.size() > 1 && opt.root.back() == '/')
+        opt.root.pop_back();
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--host ADDR] [--port N] [--ready-file PATH]\n",
+                   "usage: %s [--host ADDR] [--port N] [--ready-file PATH] [--root DIR]\n",
                    argv[0]);
       std::exit(2);
     }

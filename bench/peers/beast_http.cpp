@@ -198,46 +198,10 @@ private:
   std::size_t emfile_ = 0;
 };
 
-struct Options {
-  std::string host = "127.0.0.1";
-  int port = 0;
-  std::string ready_file;
-  std::string root;
-};
-
-Options parse_options(int argc, char** argv) {
-  Options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string key = argv[i];
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "%s: missing value for %s\n", argv[0], key.c_str());
-      std::exit(2);
-    }
-    std::string value = argv[++i];
-    if (key == "--host") {
-      opt.host = value;
-    } else if (key == "--port") {
-      opt.port = std::atoi(value.c_str());
-    } else if (key == "--ready-file") {
-      opt.ready_file = value;
-    } else if (key == "--root") {
-      opt.root = value;
-      while (opt.root.size() > 1 && opt.root.back() == '/')
-        opt.root.pop_back();
-    } else {
-      std::fprintf(stderr,
-                   "usage: %s [--host ADDR] [--port N] [--ready-file PATH] [--root DIR]\n",
-                   argv[0]);
-      std::exit(2);
-    }
-  }
-  return opt;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-  Options opt = parse_options(argc, argv);
+  auto opt = bench::parse_peer_options(argc, argv);
   bench::raise_nofile_limit();
   std::signal(SIGPIPE, SIG_IGN);
   try {
