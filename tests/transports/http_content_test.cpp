@@ -264,14 +264,20 @@ std::string raw_request(const tp::endpoint& ep, const std::string& target) {
   return got;
 }
 
-} // namespace
-
-BOOST_AUTO_TEST_CASE(static_files_with_etags_ranges_and_no_way_out_of_the_root) {
-  doc_root docs;
+/// The test routes plus `docs` under /static/.
+std::shared_ptr<http::http_router> router_with_files(const doc_root& docs) {
   auto router = test_router();
   http::static_files_options so;
   so.root = docs.root;
   BOOST_REQUIRE(!http::add_static_files(*router, "/static/", so));
+  return router;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(static_files_with_etags_ranges_and_no_way_out_of_the_root) {
+  doc_root docs;
+  auto router = router_with_files(docs);
   auto svc = http_service_for(router);
   auto running = start_service(svc);
   auto base = url(running.bound, "/static/");
@@ -335,10 +341,7 @@ BOOST_AUTO_TEST_CASE(static_files_with_etags_ranges_and_no_way_out_of_the_root) 
 
 BOOST_AUTO_TEST_CASE(large_files_pipelined_in_order_over_tcp_and_whole_over_tls) {
   doc_root docs;
-  auto router = test_router();
-  http::static_files_options so;
-  so.root = docs.root;
-  BOOST_REQUIRE(!http::add_static_files(*router, "/static/", so));
+  auto router = router_with_files(docs);
   auto svc = http_service_for(router);
   auto plain = start_service(svc);
   {
@@ -384,7 +387,10 @@ struct slow_handler_state {
   uint64_t next = 0;
 };
 
-using slow_handler_actor = http::http_handler_actor::extend<caf::reacts_to<caf::ok_atom, uint64_t>>;
+/// (get_atom) -> size_t: the requests it holds unanswered.
+using slow_handler_actor = http::http_handler_actor::extend<
+  caf::reacts_to<caf::ok_atom, uint64_t>,
+  caf::replies_to<caf::get_atom>::with<size_t>>;
 
 slow_handler_actor::behavior_type
 slow_handler(slow_handler_actor::stateful_pointer<slow_handler_state> self) {
@@ -407,6 +413,7 @@ slow_handler(slow_handler_actor::stateful_pointer<slow_handler_state> self) {
       self->delayed_send(self, std::chrono::milliseconds(ms), caf::ok_atom::value, id);
       return rp;
     },
+    [self](caf::get_atom) { return self->state.pending.size(); },
     [self](caf::ok_atom, uint64_t id) {
       self->state.pending.at(id).deliver(self->state.answers.at(id));
       self->state.pending.erase(id);
@@ -463,7 +470,14 @@ BOOST_AUTO_TEST_CASE(handler_actors_answer_in_order_with_the_other_routes) {
 }
 
 BOOST_AUTO_TEST_CASE(a_handler_answer_after_the_client_left_or_half_closed) {
-  auto handler = caf::actor_cast<http::http_handler_actor>(sys.spawn(slow_handler));
+  auto slow = sys.spawn(slow_handler);
+  auto handler = caf::actor_cast<http::http_handler_actor>(slow);
+  auto held_by = [&](const slow_handler_actor& h) {
+    size_t n = 0;
+    self->request(h, patience, caf::get_atom::value)
+      .receive([&](size_t x) { n = x; }, [&](caf::error& err) { BOOST_FAIL(describe(err)); });
+    return n;
+  };
   auto router = test_router();
   BOOST_REQUIRE(!router->add("GET", "/slow/{ms}", handler));
   auto svc = http_service_for(router);
@@ -485,13 +499,15 @@ BOOST_AUTO_TEST_CASE(a_handler_answer_after_the_client_left_or_half_closed) {
     BOOST_TEST(read_until(c, "slept 30 GET\n").find("HTTP/1.1 200 OK") == 0);
     BOOST_TEST(c.sees_close());
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(150)); // the first answer came and went
+  // The first answer came and went: its connection, paused while the
+  // handler worked, ends once the answer finds the peer gone.
+  BOOST_TEST(eventually([&] { return children_of(connections_of(running.root)).empty(); }));
   BOOST_TEST(run_command("curl -s " + url(running.bound, "/slow/0")).output == "slept 0 GET\n");
   // The service stops while the handler works: the answer still goes out
   // (within the drain timeout), with Connection: close, then the close.
   client late{running.bound};
   BOOST_REQUIRE(late.send_all("GET /slow/300 HTTP/1.1\r\n\r\n"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // the request is with the actor
+  BOOST_TEST(eventually([&] { return held_by(slow) == 1u; })); // the request is with the actor
   stop(running.root);
   auto answer = read_until(late, "slept 300 GET\n");
   BOOST_TEST(answer.find("slept 300 GET\n") != std::string::npos, answer);
