@@ -14,6 +14,8 @@ packages=(
   netcat-openbsd socat openssl curl procps   # real peers used by tests
   wrk                   # HTTP load peer (tests, bench)
   nginx                 # HTTP peer: the client's tests, the HTTP bench
+  python3-websockets    # WebSocket peer (client and server) of the tests
+  node-ws nodejs        # WebSocket peer: Node's ws (tests, the WebSocket bench)
 )
 
 missing=()

@@ -11,6 +11,11 @@ caf::error upper_layer::on_send(byte_view) {
                     std::string{name()} + " takes no raw sends");
 }
 
+caf::error upper_layer::on_request(const caf::message&) {
+  return make_error(errc::invalid_state, "layer request", "", 0,
+                    std::string{name()} + " takes no layer requests");
+}
+
 caf::error upper_layer::on_set_receiver(caf::actor) {
   return make_error(errc::invalid_state, "set receiver", "", 0,
                     std::string{name()} + " sends to no actor");

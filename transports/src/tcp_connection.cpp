@@ -1121,6 +1121,18 @@ connection_broker::behavior_type connection_broker::make_behavior() {
         return with_endpoint(std::move(err));
       return caf::ok_atom::value;
     },
+    [this](layer_request_atom, caf::message& msg) -> caf::result<caf::ok_atom> {
+      if (info_.state == connection_state::connecting)
+        return make_error(errc::invalid_state, "layer request", where(), 0,
+                          "not established yet (wait for the connect reply)");
+      if (info_.state != connection_state::connected)
+        return make_error(errc::transport_closed, "layer request", where());
+      caf::error err;
+      turn([&] { err = stack_->on_request(msg); });
+      if (err)
+        return with_endpoint(std::move(err));
+      return caf::ok_atom::value;
+    },
     [this](connection_stop_atom, caf::error& reason) { quit(std::move(reason)); },
     [this](resolved_atom, uint64_t token, std::vector<endpoint>& eps) {
       on_resolved(token, std::move(eps));

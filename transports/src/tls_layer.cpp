@@ -183,6 +183,13 @@ public:
       up_->on_demand(n);
   }
 
+  caf::error on_request(const caf::message& msg) override {
+    if (!opened_)
+      return make_error(errc::invalid_state, "layer request", "", 0,
+                        "not established yet (wait for the connect reply)");
+    return up_->on_request(msg);
+  }
+
   caf::error on_set_receiver(caf::actor receiver) override {
     if (!opened_)
       return make_error(errc::invalid_state, "set receiver", "", 0,

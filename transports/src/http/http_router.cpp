@@ -54,6 +54,24 @@ caf::error http_router::add_upload(std::string method, std::string pattern,
   return add_route(std::move(method), std::move(pattern), std::move(r));
 }
 
+caf::error http_router::add_websocket(std::string pattern,
+                                      websocket_route route) {
+  if (!route.make_handler)
+    return config_error("add route", "", "make_handler", "must not be empty");
+  if (auto err = ws::validate(route.options))
+    return err;
+  http_router::route r;
+  r.websocket = std::make_shared<const websocket_route>(std::move(route));
+  return add_route("GET", std::move(pattern), std::move(r));
+}
+
+std::shared_ptr<const websocket_route>
+http_router::websocket_for(http_request& req) const {
+  http_response ignored;
+  auto r = find(req, ignored);
+  return r != nullptr ? r->websocket : nullptr;
+}
+
 caf::error http_router::add_route(std::string method, std::string pattern,
                                   route r) {
   auto bad = [&](const char* why) {
@@ -116,6 +134,15 @@ http_handler_actor http_router::dispatch(http_request& req,
     return {};
   if (best->actor)
     return best->actor;
+  if (best->websocket) {
+    // A WebSocket route without the upgrade headers (the server checked
+    // them before dispatching).
+    res.status = 426;
+    res.headers.set("Upgrade", "websocket");
+    res.headers.set("Connection", "Upgrade");
+    res.body = "this route speaks WebSocket: upgrade required\n";
+    return {};
+  }
   if (best->upload) {
     // Upload routes are served by the server as the body arrives.
     res.status = 500;

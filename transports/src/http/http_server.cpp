@@ -12,6 +12,8 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/layer.hpp"
 #include "request_parser.hpp"
+#include "../websocket/handshake.hpp"
+#include "../websocket/websocket_layer.hpp"
 
 namespace ghostnet::transports::http {
 
@@ -68,7 +70,7 @@ public:
       return input.size(); // after a refusal or the last response
     size_t used = 0;
     while (used < input.size() && !closing_ && !streaming_ && !held_back_
-           && !awaiting_) {
+           && !awaiting_ && !switched_) {
       auto rest = input.subspan(used, input.size() - used);
       if (phase_ == phase::idle) {
         phase_ = phase::header;
@@ -212,6 +214,14 @@ private:
     auto& req = parser_->request;
     ++down_->info().frames_in;
     ++served_;
+    if (!reader_ && req.headers.contains("Upgrade")
+        && ws::detail::has_token(req.headers.get("Upgrade"), "websocket")
+        && ws::detail::has_token(req.headers.get("Connection"), "upgrade")) {
+      if (auto route = router_->websocket_for(req)) {
+        upgrade(req, route);
+        return;
+      }
+    }
     http_response res;
     http_handler_actor actor;
     try {
@@ -231,6 +241,74 @@ private:
     }
     parser_.reset();
     respond(res, next);
+  }
+
+  /// A WebSocket route got a request with the upgrade headers: a 101 and
+  /// the switch (the bytes after this request are the WebSocket layer's),
+  /// or the status that refuses it.
+  void upgrade(http_request& req, const std::shared_ptr<const websocket_route>& route) {
+    answer_to to{false, req.version, parser_->keep_alive()};
+    http_response res;
+    auto key = req.headers.get("Sec-WebSocket-Key");
+    if (req.version != 11) {
+      res.status = 400;
+      res.body = "a WebSocket upgrade needs HTTP/1.1\n";
+    } else if (req.headers.get("Sec-WebSocket-Version") != "13") {
+      res.status = 426;
+      res.headers.set("Sec-WebSocket-Version", "13");
+      res.body = "WebSocket version 13 only\n";
+    } else if (!ws::detail::valid_client_key(key)) {
+      res.status = 400;
+      res.body = "Sec-WebSocket-Key is not 16 bytes in base64\n";
+    }
+    if (res.status != 200) {
+      parser_.reset();
+      respond(res, to);
+      return;
+    }
+    std::unique_ptr<ws::websocket_handler> handler;
+    try {
+      if (route->accept && !route->accept(req, res)) {
+        if (res.status == 200)
+          res.status = 403;
+        parser_.reset();
+        respond(res, answer_to{false, req.version, false});
+        return;
+      }
+      handler = route->make_handler();
+    } catch (const std::exception& ex) {
+      res = handler_threw(req, ex);
+    }
+    if (!handler) {
+      if (res.status == 200) {
+        res.status = 500;
+        res.body = "the WebSocket route made no handler\n";
+      }
+      parser_.reset();
+      respond(res, answer_to{false, req.version, false});
+      return;
+    }
+    auto subprotocol = ws::detail::choose_subprotocol(
+      req.headers.get("Sec-WebSocket-Protocol"), route->options.subprotocols);
+    auto& out = down_->begin_output();
+    auto before = out.size();
+    append(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+    append(out, ws::detail::accept_key(key));
+    if (!subprotocol.empty()) {
+      append(out, "\r\nSec-WebSocket-Protocol: ");
+      append(out, subprotocol);
+    }
+    append(out, "\r\n\r\n");
+    down_->info().bytes_out += out.size() - before;
+    ++down_->info().frames_out;
+    down_->end_output();
+    parser_.reset();
+    switched_ = true;
+    std::shared_ptr<const ws::websocket_options> opts{route, &route->options};
+    down_->switch_protocol(ws::detail::make_websocket_layer(
+      ws::role::server, std::move(opts), std::move(handler),
+      std::move(subprotocol)));
   }
 
   /// A handler (or an upload's) threw: a 500 for this request only.
@@ -507,6 +585,7 @@ private:
   size_t served_ = 0;
   bool header_checked_ = false;
   bool closing_ = false;
+  bool switched_ = false; ///< upgraded to WebSocket: the next layer reads
   bool draining_ = false;
   http_body_source stream_; ///< the body being streamed
   std::optional<file_range> file_; ///< a file body not yet handed below

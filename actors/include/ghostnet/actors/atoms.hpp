@@ -48,6 +48,15 @@ using demand_atom = caf::atom_constant<caf::atom("demand")>;
 /// actor from now on (gen_tcp's controlling_process).
 using set_receiver_atom = caf::atom_constant<caf::atom("setrecv")>;
 
+// -- WebSocket ----------------------------------------------------------------
+/// (text_atom, std::string) to a websocket_actor: one text message.
+using text_atom = caf::atom_constant<caf::atom("wstext")>;
+/// (binary_atom, std::vector<char>) to a websocket_actor: one binary message.
+using binary_atom = caf::atom_constant<caf::atom("wsbinary")>;
+/// (layer_request_atom, caf::message) to a connection: a request for the
+/// protocol on top (how a facade such as websocket_actor reaches its layer).
+using layer_request_atom = caf::atom_constant<caf::atom("gnlayerreq")>;
+
 // -- pools --------------------------------------------------------------------
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;

@@ -75,6 +75,10 @@ typename Inspector::result_type inspect(Inspector& f, connection_info& x) {
 ///   the holder of a lease; frames the connection handled before the
 ///   request went to the old receiver. errc::invalid_state if the
 ///   connection's handler is not an actor handler.
+/// - layer_request: a request of the protocol on top that this interface
+///   has no word for, from its typed facade (websocket_actor's text,
+///   close(code, reason)); errc::invalid_state where the protocol takes
+///   none. Applications use the facade, not this.
 using connection_actor = caf::typed_actor<
   caf::replies_to<connect_atom>::with<connection_info>,
   caf::replies_to<send_atom, std::vector<char>>::with<caf::ok_atom>,
@@ -83,7 +87,8 @@ using connection_actor = caf::typed_actor<
   caf::replies_to<info_atom>::with<connection_info>,
   caf::replies_to<timeouts_atom, connection_timeouts>::with<caf::ok_atom>,
   caf::reacts_to<demand_atom, uint32_t>,
-  caf::replies_to<set_receiver_atom, caf::actor>::with<caf::ok_atom>>;
+  caf::replies_to<set_receiver_atom, caf::actor>::with<caf::ok_atom>,
+  caf::replies_to<layer_request_atom, caf::message>::with<caf::ok_atom>>;
 
 /// Messages a handler actor receives from its connection (actor mode):
 ///   (opened_atom, connection_actor, connection_info)

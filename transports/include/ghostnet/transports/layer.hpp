@@ -206,6 +206,12 @@ public:
     // nop
   }
 
+  /// A `layer_request` reached the connection actor: a request of the
+  /// protocol on top that connection_actor has no word for (a facade's,
+  /// e.g. websocket_actor's text or close(code, reason)); answered ok or
+  /// with the error. Default: refused (errc::invalid_state).
+  [[nodiscard]] virtual caf::error on_request(const caf::message& msg);
+
   /// A `set_receiver` request reached the connection actor: the messages
   /// this protocol sends to an actor go to `receiver` from now on. Default:
   /// refused (errc::invalid_state).

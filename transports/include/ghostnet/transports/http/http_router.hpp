@@ -18,6 +18,8 @@
 #include <caf/typed_actor.hpp>
 
 #include "ghostnet/transports/http/http_message.hpp"
+#include "ghostnet/transports/websocket/websocket_handler.hpp"
+#include "ghostnet/transports/websocket/websocket_options.hpp"
 
 namespace ghostnet::transports::http {
 
@@ -59,6 +61,19 @@ public:
 using http_upload_handler = std::function<std::unique_ptr<http_body_reader>(
   http_request&, http_response&)>;
 
+/// A route that upgrades to WebSocket (RFC 6455): a GET with the upgrade
+/// headers gets a 101 and the connection switches to the WebSocket layer,
+/// whose handler `make_handler` makes. A request without them: 426; a bad
+/// key: 400; another version than 13: 426 with Sec-WebSocket-Version.
+struct websocket_route {
+  ws::websocket_options options;
+  ws::websocket_handler_factory make_handler;
+  /// Optional: sees the upgrade request (Origin, a token, the path's
+  /// params) before the handshake; false refuses it with `res` (e.g. 403),
+  /// and the connection closes.
+  std::function<bool(const http_request& req, http_response& res)> accept;
+};
+
 class http_router {
 public:
   /// Adds a route; errc::invalid_configuration for a malformed pattern
@@ -74,6 +89,15 @@ public:
   /// Adds a route whose request bodies are streamed to a reader.
   [[nodiscard]] caf::error add_upload(std::string method, std::string pattern,
                                       http_upload_handler handler);
+
+  /// Adds a WebSocket route (method GET); errc::invalid_configuration also
+  /// for an empty handler factory or options that fail ws::validate.
+  [[nodiscard]] caf::error add_websocket(std::string pattern,
+                                         websocket_route route);
+
+  /// The WebSocket route for `req` (its params filled in), or null.
+  [[nodiscard]] std::shared_ptr<const websocket_route>
+  websocket_for(http_request& req) const;
 
   /// The upload handler of the route for `req` (its params filled in), or
   /// null if that route is not an upload route (or there is none).
@@ -93,7 +117,8 @@ private:
     bool prefix = false;               ///< pattern ended in "/*"
     http_handler handler;       ///< or
     http_handler_actor actor;   ///< or
-    http_upload_handler upload; ///< one of the three
+    http_upload_handler upload; ///< one of the four
+    std::shared_ptr<const websocket_route> websocket; ///< or
   };
 
   /// The best route for `req` (params filled in), or null after filling in
