@@ -14,6 +14,7 @@
 
 #include "ghostnet/actors/atoms.hpp"
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/unexpected_message.hpp"
 #include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/format.hpp"
@@ -1036,6 +1037,10 @@ connection_broker::behavior_type connection_broker::make_behavior() {
                     "the handler factory returned no handler"));
     return behavior_type::make_empty_behavior();
   }
+  set_default_handler([this](caf::scheduled_actor*, caf::message_view& x) {
+    // A stray message (a reply nobody asked for) must not end a connection.
+    return reject_unexpected_message("tcp_connection:" + where(), where(), x);
+  });
   set_exit_handler([this](caf::exit_msg& msg) {
     // Our supervisor asks us to stop: finish what we were asked to send.
     if (msg.reason == caf::exit_reason::user_shutdown && !done_) {

@@ -31,7 +31,14 @@ facade(websocket_actor::pointer self, connection_actor conn, caf::actor watch,
                      caf::make_message(close_atom::value, code,
                                        std::string{"handler actor down"}));
   });
-  auto forward = [self, conn](caf::message msg) {
+  auto forward = [self, conn](caf::message msg) -> caf::result<caf::ok_atom> {
+    auto* current = self->current_mailbox_element();
+    if (current == nullptr || current->mid.is_async()) {
+      // A plain send, not a request: nobody waits for the ok, and an
+      // application actor should not get one it never asked for.
+      caf::anon_send(conn, layer_request_atom::value, std::move(msg));
+      return caf::delegated<caf::ok_atom>{};
+    }
     return self->delegate(conn, layer_request_atom::value, std::move(msg));
   };
   return {
