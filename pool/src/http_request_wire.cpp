@@ -20,16 +20,6 @@ bool is_token(std::string_view s) {
   return true;
 }
 
-bool iequals(std::string_view x, std::string_view y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(x[i]))
-        != std::tolower(static_cast<unsigned char>(y[i])))
-      return false;
-  return true;
-}
-
 bool idempotent(std::string_view method) {
   for (auto m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
     if (method == m)

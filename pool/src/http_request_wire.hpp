@@ -11,6 +11,7 @@
 #include <caf/error.hpp>
 
 #include "ghostnet/pool/http_client.hpp"
+#include "ghostnet/transports/http/http_message.hpp"
 #include "ghostnet/transports/http/url.hpp"
 
 namespace ghostnet::pool::detail {
@@ -19,7 +20,7 @@ namespace ghostnet::pool::detail {
 [[nodiscard]] bool is_token(std::string_view s);
 
 /// ASCII case-insensitive equality (header names).
-[[nodiscard]] bool iequals(std::string_view x, std::string_view y);
+using transports::http::iequals;
 
 /// Methods that may be sent twice (the keep-alive race retry).
 [[nodiscard]] bool idempotent(std::string_view method);

@@ -6,8 +6,6 @@
 
 namespace ghostnet::transports::http {
 
-namespace {
-
 bool iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size()
          && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -16,7 +14,13 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
             });
 }
 
-} // namespace
+std::string_view trim_ows(std::string_view x) noexcept {
+  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
+    x.remove_prefix(1);
+  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
+    x.remove_suffix(1);
+  return x;
+}
 
 std::string_view http_fields::get(std::string_view name) const noexcept {
   for (auto& [k, v] : fields_)

@@ -11,22 +11,6 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
-    x.remove_prefix(1);
-  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
-    x.remove_suffix(1);
-  return x;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-              return std::tolower(static_cast<unsigned char>(x))
-                     == std::tolower(static_cast<unsigned char>(y));
-            });
-}
-
 /// The body limit of an upload route (0 in the options: none).
 std::uint64_t upload_limit(const http_server_options& opts) {
   return opts.max_upload == 0 ? UINT64_MAX : opts.max_upload;
@@ -100,11 +84,11 @@ void request_parser::on_field_impl(bhttp::field f, string_view name,
         return refuse(400, "more than one Content-Length", ec);
       break;
     case bhttp::field::transfer_encoding:
-      if (!iequals(trim(v), "chunked"))
+      if (!iequals(trim_ows(v), "chunked"))
         return refuse(501, "Transfer-Encoding other than chunked", ec);
       break;
     case bhttp::field::expect:
-      if (!iequals(trim(v), "100-continue"))
+      if (!iequals(trim_ows(v), "100-continue"))
         return refuse(417, "unknown expectation", ec);
       expect_continue = true;
       break;

@@ -6,6 +6,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "ghostnet/transports/http/http_message.hpp"
+
 namespace ghostnet::transports::ws::detail {
 
 namespace {
@@ -20,29 +22,11 @@ std::string base64(const unsigned char* data, size_t n) {
   return out;
 }
 
-std::string_view trim(std::string_view x) noexcept {
-  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
-    x.remove_prefix(1);
-  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
-    x.remove_suffix(1);
-  return x;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i]))
-        != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 template <class F>
 void for_each_token(std::string_view value, F f) {
   while (!value.empty()) {
     auto comma = value.find(',');
-    auto token = trim(value.substr(0, comma));
+    auto token = http::trim_ows(value.substr(0, comma));
     if (!token.empty() && f(token))
       return;
     if (comma == std::string_view::npos)
@@ -83,7 +67,7 @@ bool valid_client_key(std::string_view key) noexcept {
 bool has_token(std::string_view value, std::string_view token) noexcept {
   bool found = false;
   for_each_token(value, [&](std::string_view t) {
-    found = iequals(t, token);
+    found = http::iequals(t, token);
     return found;
   });
   return found;

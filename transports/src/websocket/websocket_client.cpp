@@ -4,6 +4,7 @@
 
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/format.hpp"
+#include "ghostnet/transports/http/http_message.hpp"
 #include "ghostnet/transports/http/url.hpp"
 #include "ghostnet/transports/layer.hpp"
 #include "ghostnet/transports/tcp_connection.hpp"
@@ -20,16 +21,6 @@ struct client_config {
   std::string host_header;
   std::string target;
 };
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i]))
-        != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 /// The client's opening handshake as a layer: writes the upgrade request,
 /// reads the answer's header (and not a byte beyond it) and switches to the
@@ -159,20 +150,16 @@ private:
       if (colon == std::string_view::npos || colon == 0)
         return refused("malformed header line in the 101");
       auto name = line.substr(0, colon);
-      auto value = line.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-        value.remove_prefix(1);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
-        value.remove_suffix(1);
-      if (iequals(name, "Upgrade"))
+      auto value = http::trim_ows(line.substr(colon + 1));
+      if (http::iequals(name, "Upgrade"))
         upgrade = detail::has_token(value, "websocket");
-      else if (iequals(name, "Connection"))
+      else if (http::iequals(name, "Connection"))
         connection = detail::has_token(value, "upgrade");
-      else if (iequals(name, "Sec-WebSocket-Accept"))
+      else if (http::iequals(name, "Sec-WebSocket-Accept"))
         accept = std::string{value};
-      else if (iequals(name, "Sec-WebSocket-Extensions"))
+      else if (http::iequals(name, "Sec-WebSocket-Extensions"))
         return refused("the server agreed to an extension that was not offered");
-      else if (iequals(name, "Sec-WebSocket-Protocol")) {
+      else if (http::iequals(name, "Sec-WebSocket-Protocol")) {
         has_protocol = true;
         subprotocol_ = std::string{value};
       }

@@ -107,6 +107,14 @@ typename Inspector::result_type inspect(Inspector& f, http_response& x) {
   return f(caf::meta::type_name("http_response"), x.status, x.headers, x.body);
 }
 
+/// True if `a` and `b` are equal but for ASCII case, as header names and
+/// tokens ("chunked", "websocket") compare.
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// `x` without the spaces and tabs around it (a field value's optional
+/// whitespace).
+[[nodiscard]] std::string_view trim_ows(std::string_view x) noexcept;
+
 /// `t` as an HTTP date (IMF-fixdate), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
 [[nodiscard]] std::string http_date(std::time_t t);
 
