@@ -1,10 +1,10 @@
 #include "ghostnet/transports/connection_handler.hpp"
 
-#include <deque>
 
 #include <caf/send.hpp>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/transports/detail/credit_window.hpp"
 
 namespace ghostnet::transports {
 
@@ -24,7 +24,8 @@ public:
 class forward_to_actor final : public connection_handler {
 public:
   forward_to_actor(caf::actor app, actor_flow flow)
-    : app_(std::move(app)), window_(flow.window), credit_(flow.window) {
+    : app_(std::move(app)),
+      flow_(flow.window, [this](std::vector<char> frame) { forward(std::move(frame)); }) {
     // nop
   }
 
@@ -34,31 +35,12 @@ public:
   }
 
   void on_frame(connection_context& ctx, byte_view frame) override {
-    std::vector<char> copy(frame.begin(), frame.end());
-    if (window_ == 0) {
-      forward(std::move(copy));
-      return;
-    }
-    if (credit_ == 0) {
-      waiting_.push_back(std::move(copy));
-      return;
-    }
-    --credit_;
-    forward(std::move(copy));
-    if (credit_ == 0)
+    if (flow_.offer(std::vector<char>(frame.begin(), frame.end())))
       ctx.pause_reading();
   }
 
   void on_demand(connection_context& ctx, uint32_t n) override {
-    if (window_ == 0)
-      return;
-    credit_ += n;
-    while (credit_ > 0 && !waiting_.empty()) {
-      --credit_;
-      forward(std::move(waiting_.front()));
-      waiting_.pop_front();
-    }
-    if (credit_ > 0)
+    if (flow_.grant(n))
       ctx.resume_reading();
   }
 
@@ -69,10 +51,7 @@ public:
 
   void on_close(const caf::error& reason) override {
     // Frames still waiting for demand are the handler's too: they go first.
-    while (!waiting_.empty()) {
-      forward(std::move(waiting_.front()));
-      waiting_.pop_front();
-    }
+    flow_.flush();
     caf::anon_send(app_, closed_atom::value, self_, reason);
   }
 
@@ -83,9 +62,7 @@ private:
 
   caf::actor app_;
   connection_actor self_;
-  uint32_t window_;
-  uint32_t credit_;
-  std::deque<std::vector<char>> waiting_;
+  detail::credit_window<std::vector<char>> flow_;
 };
 
 } // namespace

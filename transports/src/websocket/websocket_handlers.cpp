@@ -2,11 +2,11 @@
 
 #include "ghostnet/transports/websocket/websocket_handler.hpp"
 
-#include <deque>
 
 #include <caf/send.hpp>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/transports/detail/credit_window.hpp"
 #include "websocket_layer.hpp"
 
 namespace ghostnet::transports::ws {
@@ -33,7 +33,7 @@ public:
                    websocket_actor_options opts)
     : find_app_(std::move(find_app)),
       opts_(opts),
-      credit_(opts.flow.window) {
+      flow_(opts.flow.window, [this](caf::message msg) { forward(std::move(msg)); }) {
     // nop
   }
 
@@ -52,38 +52,17 @@ public:
     auto msg = text ? caf::make_message(text_atom::value, self_, std::string{data})
                     : caf::make_message(binary_atom::value, self_,
                                         std::vector<char>(data.begin(), data.end()));
-    if (opts_.flow.window == 0) {
-      forward(std::move(msg));
-      return;
-    }
-    if (credit_ == 0) {
-      waiting_.push_back(std::move(msg)); // the rest of the current read
-      return;
-    }
-    --credit_;
-    forward(std::move(msg));
-    if (credit_ == 0)
+    if (flow_.offer(std::move(msg)))
       ctx.pause_reading();
   }
 
   void on_demand(websocket_context& ctx, uint32_t n) override {
-    if (opts_.flow.window == 0)
-      return;
-    credit_ += n;
-    while (credit_ > 0 && !waiting_.empty()) {
-      --credit_;
-      forward(std::move(waiting_.front()));
-      waiting_.pop_front();
-    }
-    if (credit_ > 0)
+    if (flow_.grant(n))
       ctx.resume_reading();
   }
 
   void on_close(const ws_close& how) override {
-    while (!waiting_.empty()) {
-      forward(std::move(waiting_.front()));
-      waiting_.pop_front();
-    }
+    flow_.flush();
     if (app_)
       caf::anon_send(app_, closed_atom::value, self_, how);
   }
@@ -98,8 +77,7 @@ private:
   websocket_actor_options opts_;
   caf::actor app_;
   websocket_actor self_;
-  uint32_t credit_;
-  std::deque<caf::message> waiting_;
+  transports::detail::credit_window<caf::message> flow_;
 };
 
 } // namespace
