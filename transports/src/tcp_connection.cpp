@@ -355,6 +355,17 @@ private:
   }
 
   /// Layers do not know the peer's address: errors get it here.
+  /// Why a request for the protocol on top (`operation`) cannot be served
+  /// now; none once established and until the close began.
+  caf::error unless_connected(const char* operation) {
+    if (info_.state == connection_state::connecting)
+      return make_error(errc::invalid_state, operation, where(), 0,
+                        "not established yet (wait for the connect reply)");
+    if (info_.state != connection_state::connected)
+      return make_error(errc::transport_closed, operation, where());
+    return caf::none;
+  }
+
   caf::error with_endpoint(caf::error err) {
     if (!code_of(err))
       return err;
@@ -1061,11 +1072,8 @@ connection_broker::behavior_type connection_broker::make_behavior() {
   }
   return {
     [this](send_atom, std::vector<char>& frame) -> caf::result<caf::ok_atom> {
-      if (info_.state == connection_state::connecting)
-        return make_error(errc::invalid_state, "send", where(), 0,
-                          "not established yet (wait for the connect reply)");
-      if (info_.state != connection_state::connected)
-        return make_error(errc::transport_closed, "send", where());
+      if (auto refused = unless_connected("send"))
+        return refused;
       caf::error err;
       turn([&] { err = stack_->on_send(byte_view{frame.data(), frame.size()}); });
       if (err)
@@ -1127,11 +1135,8 @@ connection_broker::behavior_type connection_broker::make_behavior() {
       return caf::ok_atom::value;
     },
     [this](layer_request_atom, caf::message& msg) -> caf::result<caf::ok_atom> {
-      if (info_.state == connection_state::connecting)
-        return make_error(errc::invalid_state, "layer request", where(), 0,
-                          "not established yet (wait for the connect reply)");
-      if (info_.state != connection_state::connected)
-        return make_error(errc::transport_closed, "layer request", where());
+      if (auto refused = unless_connected("layer request"))
+        return refused;
       caf::error err;
       turn([&] { err = stack_->on_request(msg); });
       if (err)
