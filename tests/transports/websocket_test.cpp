@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 
 #include <cstdio>
 #include <fstream>
@@ -288,8 +289,10 @@ BOOST_AUTO_TEST_CASE(a_client_that_never_reads_is_paused_not_buffered) {
       continue;
     }
     BOOST_REQUIRE(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-    ++stalls;
-    std::this_thread::sleep_for(50ms);
+    // A stall: the socket stays unwritable for 50 ms.
+    pollfd pfd{c.fd(), POLLOUT, 0};
+    if (::poll(&pfd, 1, 50) == 0)
+      ++stalls;
   }
   BOOST_TEST_MESSAGE("sent " << sent / 1024 << " KiB before the server paused");
   BOOST_CHECK_EQUAL(stalls, 20); // the server stopped reading
@@ -357,14 +360,19 @@ BOOST_AUTO_TEST_CASE(actor_mode_and_the_ghostnet_client) {
 }
 
 BOOST_AUTO_TEST_CASE(a_handler_actor_that_dies_closes_its_websockets_with_1012) {
-  app = sys.spawn([]() -> caf::behavior {
-    return {[](opened_atom, ws::websocket_actor&, tp::connection_info&) {},
+  auto opened = std::make_shared<std::promise<void>>();
+  auto is_open = opened->get_future();
+  app = sys.spawn([opened]() -> caf::behavior {
+    return {[opened](opened_atom, ws::websocket_actor&, tp::connection_info&) {
+              opened->set_value();
+            },
             [](closed_atom, ws::websocket_actor&, ws::ws_close&) {}};
   });
   auto svc = start();
   client c{svc.bound};
   open_raw(c, "/actor");
-  std::this_thread::sleep_for(50ms); // the facade watches the actor by now
+  // The facade watches the actor from before the opened message on.
+  BOOST_REQUIRE(is_open.wait_for(patience) == std::future_status::ready);
   caf::anon_send_exit(app, caf::exit_reason::kill);
   auto f = read_frame(c);
   BOOST_REQUIRE_EQUAL(f.op, 0x8);
@@ -393,8 +401,7 @@ BOOST_AUTO_TEST_CASE(an_abrupt_disconnect_mid_message_reaches_the_handler_actor)
     client c{svc.bound};
     open_raw(c, "/actor");
     BOOST_REQUIRE(c.send_all(masked(ws::opcode::text, "half a mess", false)));
-    std::this_thread::sleep_for(20ms);
-  } // closed without a close frame, mid-message
+  } // closed without a close frame, mid-message (read with it or before)
   BOOST_REQUIRE(fut.wait_for(patience) == std::future_status::ready);
   auto how = fut.get();
   BOOST_CHECK_EQUAL(how.code, 1006);
