@@ -1,10 +1,11 @@
 // ghostnet-node: the demo node of `make run`. A root supervisor owns a TCP
-// echo service, a TLS echo service and an HTTP service (GET /hello); later
-// issues add WebSocket, metrics and the dashboard.
+// echo service, a TLS echo service, a chat room and an HTTP service: GET
+// /hello, WebSocket /echo and WebSocket /chat (the room, samples/chat);
+// later issues add metrics and the dashboard.
 //
 //   ghostnet-node [--config-file=node.ini] [--echo.port=7007]
 //                 [--tls-echo.port=7443] [--http.port=8080] [--http.root=DIR]
-//                 [--data-dir=D]
+//                 [--ws.max-message=1048576] [--data-dir=D]
 //                 [--ready-file=F]
 //   GHOSTNET_ECHO_PORT=0 ghostnet-node
 //
@@ -19,6 +20,7 @@
 #include <map>
 #include <mutex>
 
+#include "chat_room.hpp"
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/node.hpp"
@@ -70,6 +72,9 @@ caf::error declare_settings(ghostnet::node_options_parser& parser) {
     {"http.keep-alive-timeout", "15s",
      "close idle keep-alive HTTP connections after this long",
      setting_type::duration},
+    {"ws.max-message", "1048576",
+     "bytes a WebSocket message (/echo, /chat) may have; longer: closed with 1009",
+     setting_type::uint64},
     {"data-dir", "ghostnet-data",
      "where the node keeps what it makes itself (certificates)",
      setting_type::string},
@@ -158,25 +163,37 @@ tls_echo_options(const ghostnet::node_options& opts) {
   return echo;
 }
 
-/// The HTTP service: GET /hello for now; /metrics and the dashboard come
-/// with the observability work.
+/// The HTTP service: GET /hello, WebSocket /echo and /chat (members of the
+/// room registered in `sys`); /metrics and the dashboard come with the
+/// observability work.
 caf::expected<tp::tcp_service_options>
-http_options(const ghostnet::node_options& opts) {
+http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
   namespace http = tp::http;
   auto port = opts.get_uint16("http.port");
   auto max_conns = opts.get_uint64("http.max-connections");
   auto keep_alive = opts.get_duration("http.keep-alive-timeout");
   auto root = opts.get_string("http.root");
-  if (!port || !max_conns || !keep_alive || !root)
+  auto max_message = opts.get_uint64("ws.max-message");
+  if (!port || !max_conns || !keep_alive || !root || !max_message)
     return !port ? port.error()
                  : !max_conns ? max_conns.error()
-                              : !keep_alive ? keep_alive.error() : root.error();
+                 : !keep_alive ? keep_alive.error()
+                 : !root ? root.error() : max_message.error();
   auto routes = std::make_shared<http::http_router>();
   auto err = routes->add("GET", "/hello", [](http::http_request&, http::http_response& res) {
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
     res.body = "hello from ghostnet\n";
   });
   if (err)
+    return err;
+  http::websocket_route echo;
+  echo.options.max_message_size = *max_message;
+  echo.make_handler = tp::ws::websocket_echo();
+  http::websocket_route chat = echo;
+  chat.make_handler = chat::room_member(sys);
+  if (auto err = routes->add_websocket("/echo", echo))
+    return err;
+  if (auto err = routes->add_websocket("/chat", chat))
     return err;
   if (!root->empty()) {
     http::static_files_options files;
@@ -215,8 +232,8 @@ int main(int argc, char** argv, char** envp) {
   }
   ghostnet::node node{*opts}; // logging is set up from here on
   std::vector<tp::tcp_service_options> services;
-  for (auto make : {echo_options, tls_echo_options, http_options}) {
-    auto svc = make(*opts);
+  for (auto svc : {echo_options(*opts), tls_echo_options(*opts),
+                   http_options(*opts, node.system())}) {
     if (!svc) {
       std::cerr << "ghostnet-node: " << ghostnet::describe(svc.error()) << "\n";
       return 2;
@@ -225,7 +242,8 @@ int main(int argc, char** argv, char** envp) {
   }
   std::mutex mtx;
   std::map<std::string, std::string> bound;
-  std::vector<ghostnet::supervision::child_spec> specs;
+  // The room starts before the HTTP service whose /chat joins it.
+  std::vector<ghostnet::supervision::child_spec> specs{chat::room_child()};
   for (auto& svc : services) {
     svc.on_bound = [&mtx, &bound, name = svc.name](const tp::endpoint& ep) {
       std::lock_guard<std::mutex> guard{mtx};

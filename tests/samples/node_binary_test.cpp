@@ -1,5 +1,6 @@
-// ghostnet-node as a process: ready file, echo over TCP and TLS with real
-// peers (nc, openssl s_client), configuration from flags and environment,
+// ghostnet-node (and the chat sample) as a process: ready file, echo over
+// TCP and TLS, HTTP, WebSocket /echo and /chat, with real peers (nc,
+// openssl s_client, curl, python3-websockets), configuration from flags and environment,
 // bad input, SIGTERM drain.
 
 #include <arpa/inet.h>
@@ -34,7 +35,8 @@ struct process {
   pid_t pid = -1;
   std::string log_path;
 
-  process(std::vector<std::string> args, std::vector<std::string> env_extra = {}) {
+  process(std::vector<std::string> args, std::vector<std::string> env_extra = {},
+          std::string binary = GHOSTNET_NODE_BINARY) {
     char tmpl[] = "/tmp/ghostnet-node-test-XXXXXX";
     int fd = mkstemp(tmpl);
     BOOST_REQUIRE(fd >= 0);
@@ -44,7 +46,7 @@ struct process {
     posix_spawn_file_actions_adddup2(&fa, fd, 1);
     posix_spawn_file_actions_adddup2(&fa, fd, 2);
     std::vector<char*> argv;
-    args.insert(args.begin(), GHOSTNET_NODE_BINARY);
+    args.insert(args.begin(), std::move(binary));
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -294,4 +296,74 @@ BOOST_AUTO_TEST_CASE(a_port_in_use_fails_the_start_once_with_the_address_and_exi
   // Nothing was restarted, before or after the node began to stop.
   BOOST_TEST(out.find("child_restarted") == std::string::npos);
   BOOST_TEST(out.find("\\\\\\\"") == std::string::npos); // no nested escaping
+}
+
+BOOST_AUTO_TEST_CASE(node_serves_websocket_echo_and_chat_to_python_websockets) {
+  auto ready = temp_path("ready-ws.json");
+  node_dirs dirs;
+  process node{dirs.args({"--echo.port=0", "--ws.max-message=1000", "--ready-file=" + ready})};
+  auto ep = wait_ready(ready, "http");
+  auto base = "ws://127.0.0.1:" + std::to_string(ep.port);
+  // /echo answers in kind; a message above --ws.max-message is closed
+  // with 1009. /chat: what one member says, both hear.
+  auto script = temp_path("ws-node.py");
+  std::ofstream{script} << R"(
+import asyncio, sys, websockets
+async def main(base):
+    async with websockets.connect(base + "/echo") as ws:
+        await ws.send("echo me")
+        print("echo:", await ws.recv())
+        await ws.send("y" * 2000)
+        try:
+            await ws.recv()
+        except websockets.exceptions.ConnectionClosed:
+            print("closed:", ws.close_code)
+    async with websockets.connect(base + "/chat") as a, \
+               websockets.connect(base + "/chat") as b:
+        for _ in range(50):  # until a is in the room when b speaks
+            await b.send("b here")
+            try:
+                if await asyncio.wait_for(a.recv(), 0.1) == "b here":
+                    break
+            except asyncio.TimeoutError:
+                pass
+        await a.send("hi all")
+        async def until(ws, want):
+            while (m := await ws.recv()) != want:
+                pass
+            return m
+        print("a heard:", await asyncio.wait_for(until(a, "hi all"), 10),
+              "b heard:", await asyncio.wait_for(until(b, "hi all"), 10))
+asyncio.run(main(sys.argv[1]))
+)";
+  auto out = run_command("/usr/bin/python3 " + script + " " + base).output;
+  BOOST_TEST(out.find("echo: echo me") != std::string::npos, out);
+  BOOST_TEST(out.find("closed: 1009") != std::string::npos, out);
+  BOOST_TEST(out.find("a heard: hi all b heard: hi all") != std::string::npos, out);
+  ::unlink(script.c_str());
+  node.signal(SIGTERM);
+  BOOST_TEST(node.wait_exit() == 0, node.output());
+}
+
+BOOST_AUTO_TEST_CASE(the_chat_sample_serves_its_page_and_room_and_stops_on_sigint) {
+  auto ready = temp_path("ready-chat.json");
+  process chat{{"--chat.port=0", "--ready-file=" + ready}, {}, GHOSTNET_CHAT_BINARY};
+  auto ep = wait_ready(ready, "chat");
+  auto port = std::to_string(ep.port);
+  auto page = run_command("curl -s http://127.0.0.1:" + port + "/", 10).output;
+  BOOST_TEST(page.find("new WebSocket") != std::string::npos, page);
+  auto script = temp_path("chat-sample.py");
+  std::ofstream{script} << R"(
+import asyncio, sys, websockets
+async def main(uri):
+    async with websockets.connect(uri) as ws:
+        await ws.send("hello")
+        print("heard", await asyncio.wait_for(ws.recv(), 10))
+asyncio.run(main(sys.argv[1]))
+)";
+  auto out = run_command("/usr/bin/python3 " + script + " ws://127.0.0.1:" + port + "/chat").output;
+  BOOST_TEST(out.find("heard hello") != std::string::npos, out);
+  ::unlink(script.c_str());
+  chat.signal(SIGINT);
+  BOOST_TEST(chat.wait_exit() == 0, chat.output());
 }
