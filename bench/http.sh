@@ -172,11 +172,6 @@ start_server() {
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
-median() {
-  printf '%s\n' "$@" | awk '/^[0-9.]+$/' | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
-           else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # wrk's latency ("812.00us", "1.23ms", "1.01s") in microseconds.
 to_us() {
@@ -327,17 +322,6 @@ if [[ -n $RUN_FILE ]]; then
 fi
 
 # The table.
-fmt() { # FORMAT VALUE — VALUE with thousands separators, or as is
-  if [[ $2 =~ ^[0-9.]+$ ]]; then
-    # shellcheck disable=SC2059 # the format is the caller's
-    LC_ALL=C printf "$1" "$2" | sed -E ':a; s/^([0-9]+)([0-9]{3})/\1,\2/; ta'
-  else
-    printf '%s' "${2:-n/a}"
-  fi
-}
-ratio() { # A B — A / B to two places
-  awk -v a="${1:-x}" -v b="${2:-x}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "—" }'
-}
 row() { # LABEL KEY FORMAT
   local line="| $1 |" s
   for s in "${SERVERS[@]}"; do line+=" $(fmt "$3" "${RESULTS[$s:$2]:-n/a}") |"; done

@@ -94,3 +94,23 @@ stop_server() {
   SERVER_PID=""
   ((RC == 0 || RC == 143)) || note "$1: exited with status $RC after SIGTERM"
 }
+
+# The median of the numbers among the arguments ("n/a" if none).
+median() {
+  printf '%s\n' "$@" | awk '/^[0-9.]+$/' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
+           else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Table cells.
+fmt() { # FORMAT VALUE — VALUE with thousands separators, or as is
+  if [[ $2 =~ ^[0-9.]+$ ]]; then
+    # shellcheck disable=SC2059 # the format is the caller's
+    LC_ALL=C printf "$1" "$2" | sed -E ':a; s/^([0-9]+)([0-9]{3})/\1,\2/; ta'
+  else
+    printf '%s' "${2:-n/a}"
+  fi
+}
+ratio() { # A B — A / B to two places
+  awk -v a="${1:-x}" -v b="${2:-x}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "—" }'
+}
