@@ -10,12 +10,14 @@ packages=(
   libspdlog-dev libfmt-dev
   libboost-test-dev     # Boost.Test for the suite
   libboost-dev          # Boost.Beast: the HTTP/1.1 parser
+  libnghttp2-dev        # nghttp2: the HTTP/2 frame layer
   libasio-dev           # the Asio peer server of bench/
   netcat-openbsd socat openssl curl procps   # real peers used by tests
   wrk                   # HTTP load peer (tests, bench)
   nginx                 # HTTP peer: the client's tests, the HTTP bench
   python3-websockets    # WebSocket peer (client and server) of the tests
   node-ws nodejs        # WebSocket peer: Node's ws (tests, the WebSocket bench)
+  nghttp2-client        # HTTP/2 peers: nghttp, h2load (tests, the HTTP/2 bench)
 )
 
 missing=()

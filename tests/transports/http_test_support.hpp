@@ -2,9 +2,10 @@
 
 // What the HTTP server tests share: a router with the usual routes, the
 // layer on a recording lower layer (sans-IO), and the service, URL and
-// read helpers of the socket tests.
+// read helpers of the socket tests, and a slow handler actor.
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -122,5 +123,50 @@ inline std::string read_until(client& c, const std::string& want) {
   }
   return got;
 }
+
+/// A handler actor: /slow/{ms} answers after that many milliseconds (from a
+/// response promise, as real work would), /never keeps the request and
+/// never answers, /quit exits without answering.
+struct slow_handler_state {
+  std::map<uint64_t, caf::typed_response_promise<http::http_response>> pending;
+  std::map<uint64_t, http::http_response> answers;
+  uint64_t next = 0;
+};
+
+/// (get_atom) -> size_t: the requests it holds unanswered.
+using slow_handler_actor = http::http_handler_actor::extend<
+  caf::reacts_to<caf::ok_atom, uint64_t>,
+  caf::replies_to<caf::get_atom>::with<size_t>>;
+
+inline slow_handler_actor::behavior_type
+slow_handler(slow_handler_actor::stateful_pointer<slow_handler_state> self) {
+  return {
+    [self](http::http_request& req) -> caf::result<http::http_response> {
+      auto rp = self->make_response_promise<http::http_response>();
+      if (req.path == "/quit") {
+        self->quit();
+        return rp;
+      }
+      auto id = self->state.next++;
+      self->state.pending.emplace(id, rp); // /never: kept, never delivered
+      if (req.path == "/never")
+        return rp;
+      auto ms = std::stoi(req.params.at("ms"));
+      http::http_response res;
+      res.headers.set("X-Handler", "actor");
+      res.body = "slept " + std::to_string(ms) + " " + req.method + "\n";
+      self->state.answers.emplace(id, std::move(res));
+      self->delayed_send(self, std::chrono::milliseconds(ms), caf::ok_atom::value, id);
+      return rp;
+    },
+    [self](caf::get_atom) { return self->state.pending.size(); },
+    [self](caf::ok_atom, uint64_t id) {
+      self->state.pending.at(id).deliver(self->state.answers.at(id));
+      self->state.pending.erase(id);
+      self->state.answers.erase(id);
+    },
+  };
+}
+
 
 } // namespace ghostnet::test

@@ -1,7 +1,7 @@
 #include "ghostnet/transports/http/http_server.hpp"
 
 #include <cstdio>
-#include <ctime>
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 
@@ -11,6 +11,8 @@
 #include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/layer.hpp"
+#include "handler_answers.hpp"
+#include "http2_layer.hpp"
 #include "request_parser.hpp"
 #include "../websocket/handshake.hpp"
 #include "../websocket/websocket_layer.hpp"
@@ -27,24 +29,6 @@ struct answer_to {
   unsigned version;
   bool keep_alive; ///< as far as the request goes
 };
-
-/// Bytes of a file read per piece where it cannot be sent with sendfile:
-/// four full TLS records.
-constexpr size_t file_read_piece = 64 * 1024;
-
-/// The Date header, formatted once per second per thread. Wall-clock time
-/// is the one clock a layer reads itself: it is a header value, not a
-/// deadline (deadlines come from lower_layer::now()).
-const std::string& date_now() {
-  thread_local std::time_t cached_at = 0;
-  thread_local std::string cached;
-  auto now = std::time(nullptr);
-  if (now != cached_at) {
-    cached_at = now;
-    cached = http_date(now);
-  }
-  return cached;
-}
 
 void append(std::vector<char>& out, std::string_view x) {
   out.insert(out.end(), x.begin(), x.end());
@@ -72,6 +56,19 @@ public:
     while (used < input.size() && !closing_ && !streaming_ && !held_back_
            && !awaiting_ && !switched_) {
       auto rest = input.subspan(used, input.size() - used);
+      if (served_ == 0 && phase_ == phase::idle && opts_->http2.enabled) {
+        // h2c with prior knowledge: the connection begins with HTTP/2's
+        // preface, and all of it (the preface included) is HTTP/2's.
+        auto& preface = detail::http2_preface;
+        auto n = std::min(rest.size(), preface.size());
+        if (std::string_view{rest.data(), n} == preface.substr(0, n)) {
+          if (n == preface.size()) {
+            switched_ = true;
+            down_->switch_protocol(detail::make_http2_layer(router_, opts_));
+          }
+          return used; // or: too little to tell yet
+        }
+      }
       if (phase_ == phase::idle) {
         phase_ = phase::header;
         deadline_ = down_->now() + opts_->header_timeout;
@@ -311,15 +308,8 @@ private:
       std::move(subprotocol)));
   }
 
-  /// A handler (or an upload's) threw: a 500 for this request only.
   http_response handler_threw(const http_request& req, const std::exception& ex) {
-    log::warn("http:" + down_->full_info().remote.to_string(), "handler_threw",
-              {log::kv("target", req.target),
-               log::kv("what", std::string{ex.what()})});
-    http_response res;
-    res.status = 500;
-    res.body = "internal server error\n";
-    return res;
+    return detail::handler_threw(down_->full_info().remote.to_string(), req, ex);
   }
 
   /// An upload route gets its reader before the body arrives. False if
@@ -392,22 +382,8 @@ private:
     auto on_error = [this, alive, on_answer, target](caf::error& err) {
       if (alive.expired())
         return;
-      http_response res;
-      if (err == caf::sec::request_timeout) {
-        res.status = 504;
-        res.body = "the handler did not answer within "
-                   + format_duration(opts_->handler_timeout) + "\n";
-      } else if (err == caf::sec::request_receiver_down) {
-        res.status = 503;
-        res.body = "the handler is not available\n";
-      } else {
-        res.status = 500;
-        res.body = "internal server error\n";
-      }
-      log::warn("http:" + down_->full_info().remote.to_string(),
-                "handler_failed", {log::kv("target", target),
-                                   log::kv("status", res.status),
-                                   log::kv("error", err)});
+      auto res = detail::handler_failed(down_->full_info().remote.to_string(),
+                                        target, err, opts_->handler_timeout);
       on_answer(res);
     };
     down_->ask(caf::actor_cast<caf::actor>(actor), opts_->handler_timeout,
@@ -432,7 +408,7 @@ private:
         }
         // A layer below must see every byte (TLS): read it in pieces.
         stream_ = [range = std::move(*file_)](std::string& out) mutable {
-          if (auto err = read_file_piece(range, file_read_piece, out))
+          if (auto err = read_file_piece(range, detail::file_read_piece, out))
             throw std::runtime_error(describe(err));
           return range.length > 0;
         };
@@ -531,7 +507,7 @@ private:
     }
     if (!res.headers.contains("Date")) {
       append(out, "Date: ");
-      append(out, date_now());
+      append(out, detail::date_now());
       append(out, "\r\n");
     }
     bool bodiless = res.status == 204 || res.status == 304
@@ -621,15 +597,26 @@ caf::error validate(const http_server_options& opts) {
     return bad("handler_timeout", "must be > 0");
   if (opts.server_name.find_first_of("\r\n") != std::string::npos)
     return bad("server_name", "must not contain CR or LF");
+  auto& h2 = opts.http2;
+  if (h2.max_concurrent_streams == 0)
+    return bad("http2.max_concurrent_streams", "must be > 0");
+  if (h2.window_size < 65535 || h2.window_size > 0x7fffffff)
+    return bad("http2.window_size", "must be in [65535, 2^31-1]");
+  if (h2.max_continuations == 0)
+    return bad("http2.max_continuations", "must be > 0");
+  if (h2.max_reset_burst == 0 || h2.max_resets_per_second == 0)
+    return bad("http2.max_reset_burst", "and max_resets_per_second must be > 0");
   return caf::none;
 }
 
 layer_factory http_server(std::shared_ptr<const http_router> router,
                           http_server_options opts) {
   auto shared = std::make_shared<const http_server_options>(std::move(opts));
-  return [router = std::move(router), shared](std::string_view) -> layer_ptr {
+  return [router = std::move(router), shared](std::string_view alpn) -> layer_ptr {
     if (!router)
       return nullptr;
+    if (alpn == "h2" && shared->http2.enabled)
+      return detail::make_http2_layer(router, shared);
     return std::make_unique<server_layer>(router, shared);
   };
 }

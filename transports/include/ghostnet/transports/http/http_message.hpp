@@ -63,7 +63,7 @@ struct http_request {
   std::string target;  ///< the request target as sent, e.g. "/a?b=c"
   std::string path;    ///< the target without its query
   std::string query;   ///< after '?', empty if none
-  unsigned version = 11; ///< 10 or 11
+  unsigned version = 11; ///< 10, 11, or 20 (HTTP/2)
   http_fields headers;
   std::string body;    ///< chunked bodies arrive decoded
   /// Values of `{name}` segments of the route that matched.

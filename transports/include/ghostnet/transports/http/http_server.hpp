@@ -1,10 +1,12 @@
 #pragma once
 
-// An HTTP/1.1 server as a layer of the connection stack: Beast's sans-IO
-// parser (basic_parser) reads requests, a router picks the handler, and the
-// layer writes the responses in order (keep-alive, pipelining). Every limit
-// answers with its status and closes; every timeout is the layer's own
-// deadline (docs/http.md).
+// An HTTP server as a layer of the connection stack. HTTP/1.1: Beast's
+// sans-IO parser (basic_parser) reads requests, a router picks the handler,
+// and the layer writes the responses in order (keep-alive, pipelining).
+// HTTP/2 (nghttp2's session, http2_options.hpp): the same router, streams
+// served concurrently. Every limit answers with its status (or resets the
+// stream) and every timeout is the layer's own deadline (docs/http.md,
+// docs/http2.md).
 //
 //   tcp_service_options svc;
 //   svc.listener.connection.protocol = http::http_server(router);
@@ -16,6 +18,7 @@
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
+#include "ghostnet/transports/http/http2_options.hpp"
 #include "ghostnet/transports/http/http_router.hpp"
 #include "ghostnet/transports/layer_fwd.hpp"
 
@@ -52,12 +55,18 @@ struct http_server_options {
   size_t max_requests = 0;
   /// The Server header; empty: none.
   std::string server_name = "ghostnet";
+  /// HTTP/2 on the same port. max_header_bytes and max_header_count bound
+  /// a request's decoded header list (SETTINGS_MAX_HEADER_LIST_SIZE;
+  /// more: 431), max_body and max_upload its body, handler_timeout and
+  /// keep_alive_timeout (no open stream) apply as they do for HTTP/1.1.
+  http2_options http2;
 };
 
 [[nodiscard]] caf::error validate(const http_server_options& opts);
 
-/// A layer factory for `connection_options::protocol`: one HTTP/1.1 server
-/// layer per connection, all sharing `router`.
+/// A layer factory for `connection_options::protocol`: one HTTP server
+/// layer per connection, all sharing `router`: HTTP/2 if ALPN agreed on
+/// "h2", HTTP/1.1 otherwise (which switches to HTTP/2 on the h2c preface).
 [[nodiscard]] layer_factory
 http_server(std::shared_ptr<const http_router> router,
             http_server_options opts = {});
