@@ -243,6 +243,9 @@ BOOST_AUTO_TEST_CASE(node_serves_http_hello_with_keep_alive) {
   auto missing = run_command("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:"
                              + std::to_string(ep.port) + "/nope", 10).output;
   BOOST_TEST(missing == "404");
+  // HTTP/2 with prior knowledge on the same port.
+  auto h2 = run_command("curl -s --http2-prior-knowledge -w '[%{http_version}]' " + url, 10).output;
+  BOOST_TEST(h2 == "hello from ghostnet\n[2]", h2);
   node.signal(SIGTERM);
   BOOST_TEST(node.wait_exit() == 0, node.output());
 }
