@@ -14,7 +14,7 @@ ifneq ($(shell command -v ccache 2>/dev/null),)
   CMAKE_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 endif
 
-.PHONY: all deps configure build run test install bench bench-http bench-ws sanitize clean
+.PHONY: all deps configure build run test install bench bench-http bench-http2 bench-ws sanitize clean
 
 all: build
 
@@ -46,6 +46,9 @@ bench: build
 
 bench-http: build
 	@./bench/http.sh $(BUILD_DIR)
+
+bench-http2: build
+	@./bench/http2.sh $(BUILD_DIR)
 
 bench-ws: build
 	@./bench/ws.sh $(BUILD_DIR)

@@ -87,79 +87,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A port nobody listens on right now (nginx has no "port 0 + ready file").
-free_port() {
-  if command -v python3 >/dev/null; then
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-  else
-    echo $((20000 + RANDOM % 40000))
-  fi
-}
-
-nginx_config() { # PORT — writes $WORK/nginx/nginx.conf
-  local dir="$WORK/nginx"
-  mkdir -p "$dir/logs"
-  cat >"$dir/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  sendfile on;
-  tcp_nopush on;
-  # ghostnet and Beast never close a keep-alive connection for its count
-  # (nginx's default closes after 1000 requests).
-  keepalive_requests 1000000000;
-  keepalive_timeout 15s;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  types { }
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$1;
-    location = /hello {
-      default_type text/plain;
-      charset utf-8;
-      return 200 "hello from ghostnet\n";
-    }
-    location /static/ { alias $ROOT/; }
-    location / { return 404 "not found\n"; }
-  }
-}
-EOF
-}
-
 # start_server NAME — starts it pinned to CPU 0; sets SERVER_PID and PORT.
 # Returns 1 (server stopped, a note on stderr) if it did not come up.
 start_server() {
-  local name=$1 cmd ready="$WORK/$1.ready" tries
+  local name=$1 cmd ready="$WORK/$1.ready"
   case $name in
     nginx)
-      for ((tries = 0; tries < 5; tries++)); do
-        PORT=$(free_port)
-        nginx_config "$PORT"
-        "${PIN_SERVER[@]}" "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" \
-          -c "$WORK/nginx/nginx.conf" </dev/null >>"$WORK/nginx.log" 2>&1 &
-        SERVER_PID=$!
-        deadline "$READY_TIMEOUT"
-        until curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/hello" ||
-          ! alive "$SERVER_PID" || expired "$DEADLINE"; do
-          sleep 0.05
-        done
-        alive "$SERVER_PID" && return 0
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=""
-      done
-      note "nginx: did not start; error log tail:"
-      tail -n 5 "$WORK/nginx/logs/error.log" >&2 || true
-      return 1
+      start_nginx
+      return
       ;;
     ghostnet) cmd=$GHOSTNET_CMD ;;
     beast) cmd="$(printf '%q' "$BEAST") --host 127.0.0.1 --port 0 --root {root} --ready-file {ready}" ;;

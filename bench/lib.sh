@@ -95,6 +95,87 @@ stop_server() {
   ((RC == 0 || RC == 143)) || note "$1: exited with status $RC after SIGTERM"
 }
 
+# A port nobody listens on right now (nginx has no "port 0 + ready file").
+free_port() {
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  else
+    echo $((20000 + RANDOM % 40000))
+  fi
+}
+
+# nginx_config PORT [LISTEN_FLAGS] — writes $WORK/nginx/nginx.conf: one
+# server on 127.0.0.1:PORT (LISTEN_FLAGS appended to `listen`, e.g. http2)
+# answering GET /hello with the node's body, /static/ from $ROOT (if set),
+# 404 elsewhere.
+nginx_config() {
+  local dir="$WORK/nginx" static=""
+  mkdir -p "$dir/logs"
+  if [[ -n ${ROOT:-} ]]; then static="location /static/ { alias $ROOT/; }"; fi
+  cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  sendfile on;
+  tcp_nopush on;
+  # ghostnet and Beast never close a keep-alive connection for its count
+  # (nginx's default closes after 1000 requests).
+  keepalive_requests 1000000000;
+  keepalive_timeout 15s;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  types { }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$1${2:+ $2};
+    location = /hello {
+      default_type text/plain;
+      charset utf-8;
+      return 200 "hello from ghostnet\n";
+    }
+    ${static:-# (no /static/: ROOT unset)}
+    location / { return 404 "not found\n"; }
+  }
+}
+EOF
+}
+
+# start_nginx [LISTEN_FLAGS [CURL_OPTION...]] — $NGINX with nginx_config on
+# a free port, pinned to the server CPU (up to 5 ports are tried); ready once
+# `curl CURL_OPTION... http://127.0.0.1:PORT/hello` succeeds. Sets
+# SERVER_PID, HOST and PORT; returns 1 (a note on stderr) if it did not start.
+start_nginx() {
+  local flags=${1:-} tries
+  shift || true
+  for ((tries = 0; tries < 5; tries++)); do
+    PORT=$(free_port) HOST=127.0.0.1
+    nginx_config "$PORT" "$flags"
+    "${PIN_SERVER[@]}" "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" \
+      -c "$WORK/nginx/nginx.conf" </dev/null >>"$WORK/nginx.log" 2>&1 &
+    SERVER_PID=$!
+    deadline "$READY_TIMEOUT"
+    until curl -sf -o /dev/null --max-time 1 "$@" "http://127.0.0.1:$PORT/hello" ||
+      ! alive "$SERVER_PID" || expired "$DEADLINE"; do
+      sleep 0.05
+    done
+    alive "$SERVER_PID" && return 0
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  done
+  note "nginx: did not start; error log tail:"
+  tail -n 5 "$WORK/nginx/logs/error.log" >&2 || true
+  return 1
+}
+
 # The median of the numbers among the arguments ("n/a" if none).
 median() {
   printf '%s\n' "$@" | awk '/^[0-9.]+$/' | sort -g |

@@ -1,6 +1,7 @@
 // WebSocket over real sockets: ghostnet's server against raw sockets (the
 // malformed cases), python3-websockets and Node's ws; ghostnet's client
-// against python3-websockets and against ghostnet's server in actor mode.
+// against python3-websockets and Node's ws servers and against ghostnet's
+// server in actor mode.
 
 #include <boost/test/unit_test.hpp>
 
@@ -52,6 +53,42 @@ std::shared_ptr<http::http_router> ws_router(std::function<caf::actor()> app) {
 
 struct ws_fixture : tcp_fixture {
   caf::actor app; ///< the /actor route's handler actor (set per test)
+
+  /// ghostnet's client against an echo server that `command` starts and
+  /// that prints its port: text, a 100 kB binary message, the close.
+  void client_against(const std::string& command, const std::string& script) {
+    auto* p = popen(("timeout -k 2 25 " + command).c_str(), "r");
+    BOOST_REQUIRE(p != nullptr);
+    char line[64] = {0};
+    BOOST_REQUIRE(fgets(line, sizeof line, p) != nullptr);
+    auto port = std::stoi(line);
+    caf::actor me = caf::actor_cast<caf::actor>(self);
+    auto conn = ws::websocket_connect(sys, "ws://127.0.0.1:" + std::to_string(port) + "/",
+                                      {}, ws::websocket_actor_handler([me] { return me; }));
+    BOOST_REQUIRE(conn);
+    ws::websocket_actor peer;
+    self->receive([&](opened_atom, ws::websocket_actor& x, tp::connection_info&) { peer = x; },
+                  caf::after(patience) >> [] { BOOST_FAIL("no opened message"); });
+    std::vector<char> blob(100000);
+    for (size_t i = 0; i < blob.size(); ++i)
+      blob[i] = static_cast<char>(i * 13);
+    self->send(peer, ws::text_atom::value, std::string{"über"});
+    self->send(peer, ws::binary_atom::value, blob);
+    self->receive([](ws::text_atom, ws::websocket_actor&, std::string& t) {
+      BOOST_CHECK_EQUAL(t, "über");
+    }, caf::after(patience) >> [] { BOOST_FAIL("no text echo"); });
+    self->receive([&](ws::binary_atom, ws::websocket_actor&, std::vector<char>& b) {
+      BOOST_CHECK(b == blob);
+    }, caf::after(patience) >> [] { BOOST_FAIL("no binary echo"); });
+    self->send(peer, close_atom::value, uint16_t{1000}, std::string{"bye"});
+    self->receive([](closed_atom, ws::websocket_actor&, ws::ws_close& how) {
+      BOOST_CHECK_EQUAL(how.code, 1000);
+      BOOST_CHECK_MESSAGE(!how.error, describe(how.error));
+    }, caf::after(patience) >> [] { BOOST_FAIL("no closed message"); });
+    ::system(("pkill -f " + script).c_str());
+    pclose(p);
+    std::remove(script.c_str());
+  }
 
   running_service start() {
     auto find = [this] { return app; };
@@ -402,37 +439,20 @@ async def main():
         await asyncio.sleep(20)
 asyncio.run(main())
 )");
-  auto* p = popen(("timeout -k 2 25 " + debian_python() + " " + script).c_str(), "r");
-  BOOST_REQUIRE(p != nullptr);
-  char line[64] = {0};
-  BOOST_REQUIRE(fgets(line, sizeof line, p) != nullptr);
-  auto port = std::stoi(line);
-  caf::actor me = caf::actor_cast<caf::actor>(self);
-  auto conn = ws::websocket_connect(sys, "ws://127.0.0.1:" + std::to_string(port) + "/",
-                                    {}, ws::websocket_actor_handler([me] { return me; }));
-  BOOST_REQUIRE(conn);
-  ws::websocket_actor peer;
-  self->receive([&](opened_atom, ws::websocket_actor& x, tp::connection_info&) { peer = x; },
-                caf::after(patience) >> [] { BOOST_FAIL("no opened message"); });
-  std::vector<char> blob(100000);
-  for (size_t i = 0; i < blob.size(); ++i)
-    blob[i] = static_cast<char>(i * 13);
-  self->send(peer, ws::text_atom::value, std::string{"über"});
-  self->send(peer, ws::binary_atom::value, blob);
-  self->receive([](ws::text_atom, ws::websocket_actor&, std::string& t) {
-    BOOST_CHECK_EQUAL(t, "über");
-  }, caf::after(patience) >> [] { BOOST_FAIL("no text echo"); });
-  self->receive([&](ws::binary_atom, ws::websocket_actor&, std::vector<char>& b) {
-    BOOST_CHECK(b == blob);
-  }, caf::after(patience) >> [] { BOOST_FAIL("no binary echo"); });
-  self->send(peer, close_atom::value, uint16_t{1000}, std::string{"bye"});
-  self->receive([](closed_atom, ws::websocket_actor&, ws::ws_close& how) {
-    BOOST_CHECK_EQUAL(how.code, 1000);
-    BOOST_CHECK_MESSAGE(!how.error, describe(how.error));
-  }, caf::after(patience) >> [] { BOOST_FAIL("no closed message"); });
-  ::system(("pkill -f " + script).c_str());
-  pclose(p);
-  std::remove(script.c_str());
+  client_against(debian_python() + " " + script, script);
+}
+
+BOOST_AUTO_TEST_CASE(the_ghostnet_client_against_a_node_ws_server) {
+  auto script = write_script("server.js", R"(
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+wss.on('listening', () => console.log(wss.address().port));
+wss.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
+setTimeout(() => process.exit(0), 20000);
+)");
+  client_against("env NODE_PATH=/usr/share/nodejs node " + script, script);
 }
 
 BOOST_AUTO_TEST_CASE(the_client_refuses_a_server_that_does_not_upgrade) {
