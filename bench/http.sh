@@ -108,13 +108,6 @@ start_server() {
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 
-# wrk's latency ("812.00us", "1.23ms", "1.01s") in microseconds.
-to_us() {
-  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
-    if (u == "us") print n; else if (u == "ms") print n * 1000;
-    else if (u == "s") print n * 1000000; else print "fail" }'
-}
-
 # run_wrk NAME SECONDS — one wrk run against the running server; sets RPS,
 # P50, P99 (µs) and ERRS (socket errors + non-2xx/3xx), or "fail".
 run_wrk() {

@@ -176,6 +176,17 @@ start_nginx() {
   return 1
 }
 
+# A latency as wrk and h2load print it ("812.00us", "1.23ms", "1.01s") in
+# microseconds ("fail" if it is none).
+to_us() {
+  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+    if (u == "us") print n; else if (u == "ms") print n * 1000;
+    else if (u == "s") print n * 1000000; else print "fail" }'
+}
+
+# cpu_ticks PID — the user + system clock ticks PID has used so far.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null; }
+
 # The median of the numbers among the arguments ("n/a" if none).
 median() {
   printf '%s\n' "$@" | awk '/^[0-9.]+$/' | sort -g |

@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include "ghostnet/transports/http/static_files.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "http_test_support.hpp"
 #include "tls_test_certs.hpp"
@@ -171,6 +172,23 @@ BOOST_AUTO_TEST_CASE(prior_knowledge_serves_the_routes_of_http1_on_the_same_port
   // HTTP/1.1 still, on the same port.
   auto h1 = run_command("curl -sS --http1.1 -w '[%{http_version}]' " + base + "/hello");
   BOOST_TEST(h1.output == "hello\n[1.1]", h1.output);
+  stop(svc.root);
+  BOOST_TEST(fds_restored());
+}
+
+BOOST_AUTO_TEST_CASE(static_files_go_out_as_data_frames_read_from_the_file) {
+  auto dir = "/tmp/ghostnet-h2-" + std::to_string(::getpid()) + "-static";
+  run_command("mkdir -p " + dir + " && head -c 3000000 /dev/urandom > " + dir + "/big.bin");
+  auto r = router();
+  http::static_files_options files;
+  files.root = dir;
+  BOOST_REQUIRE(!http::add_static_files(*r, "/static/", files));
+  auto svc = start({}, r);
+  auto got = run_command(h2c(svc.bound, "-o " + dir + "/got.bin -w '%{http_version}'")
+                         + "/static/big.bin && cmp " + dir + "/big.bin " + dir + "/got.bin"
+                         + " && echo same");
+  BOOST_TEST(got.output == "2same\n", got.output);
+  run_command("rm -rf " + dir);
   stop(svc.root);
   BOOST_TEST(fds_restored());
 }
