@@ -93,7 +93,7 @@ start_server() {
   local name=$1 cmd ready="$WORK/$1.ready"
   case $name in
     nginx)
-      start_nginx
+      start_nginx "" # plain HTTP/1.1 listener
       return
       ;;
     ghostnet) cmd=$GHOSTNET_CMD ;;

@@ -206,3 +206,21 @@ fmt() { # FORMAT VALUE — VALUE with thousands separators, or as is
 ratio() { # A B — A / B to two places
   awk -v a="${1:-x}" -v b="${2:-x}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "—" }'
 }
+
+# bench_workdir NAME — notes the machine's load, makes $WORK and sets the
+# traps: at exit the server in $SERVER_PID is stopped and $WORK removed.
+bench_workdir() {
+  if pgrep -f cc1plus >/dev/null 2>&1; then
+    note "a compiler (cc1plus) is running: figures are measured under load"
+  fi
+  note "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/ghostnet-$1-bench.XXXXXX")
+  SERVER_PID=""
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+bench_cleanup() {
+  if [[ -n $SERVER_PID ]]; then kill_bounded "$SERVER_PID"; fi
+  rm -rf "$WORK"
+}

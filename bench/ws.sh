@@ -58,21 +58,7 @@ done
 LOADGEN=$(find_program bench-ws-loadgen) ||
   die "bench-ws-loadgen not built (cmake --build $BUILD_DIR --target bench-ws-loadgen; or set BENCH_PEER_DIR)"
 
-if pgrep -f cc1plus >/dev/null 2>&1; then
-  note "a compiler (cc1plus) is running: figures are measured under load"
-fi
-note "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ghostnet-ws-bench.XXXXXX")
-SERVER_PID=""
-
-cleanup() {
-  if [[ -n $SERVER_PID ]]; then kill_bounded "$SERVER_PID"; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workdir ws
 
 # start_server NAME — starts it pinned to CPU 0; sets SERVER_PID, HOST and
 # PORT. Returns 1 (server stopped, a note on stderr) if it did not come up.
@@ -92,8 +78,6 @@ start_server() {
 # result_field LINE KEY — the value of KEY=VALUE in the loadgen's RESULT line.
 result_field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
-# cpu_ticks PID — the user + system clock ticks PID has used so far.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null; }
 CLK_TCK=$(getconf CLK_TCK)
 
 # run_loadgen NAME — one load-generator run against the running server;
