@@ -50,7 +50,6 @@ caf::error declare_settings(ghostnet::node_options_parser& parser) {
      setting_type::uint64},
     {"echo.idle-timeout", "0s", "close echo connections idle this long (0s: never)",
      setting_type::duration},
-    {"echo.framing", "raw", "raw | line | length_prefixed", setting_type::string},
     {"tls-echo.port", "7443", "TLS echo service port (0: any free port)",
      setting_type::uint16},
     {"tls-echo.max-connections", "10000", "open TLS echo connections at most",
@@ -82,7 +81,8 @@ caf::error declare_settings(ghostnet::node_options_parser& parser) {
   for (auto& d : decls)
     if (auto err = parser.declare(d.key, d.value, d.help, d.type))
       return err;
-  return caf::none;
+  return parser.declare_choice("echo.framing", "raw", "how echo messages are delimited",
+                               {"raw", "line", "length_prefixed"});
 }
 
 caf::expected<tp::tcp_service_options>

@@ -1,5 +1,7 @@
 #include "ghostnet/supervision/node.hpp"
 
+#include <caf/scheduler/abstract_coordinator.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -204,7 +206,7 @@ caf::error node::start(std::vector<sv::child_spec> services,
   }
   log::info(source, "node_started",
             {log::kv("services", services.size()),
-             log::kv("scheduler_threads", options_.scheduler_threads)});
+             log::kv("scheduler_threads", system_->scheduler().num_workers())});
   return caf::none;
 }
 

@@ -118,6 +118,19 @@ std::string check_value(setting_type type, std::string_view value) {
   return "unknown setting type";
 }
 
+/// A value against its option: the type, then the choices if any.
+std::string check_option(const node_options_parser::option& opt,
+                         std::string_view value) {
+  auto problem = check_value(opt.type, value);
+  if (!problem.empty() || opt.choices.empty()
+      || std::find(opt.choices.begin(), opt.choices.end(), value) != opt.choices.end())
+    return problem;
+  std::string list;
+  for (auto& c : opt.choices)
+    list += (list.empty() ? "" : ", ") + c;
+  return quoted(value) + " is not one of " + list;
+}
+
 // Checks of the built-in keys beyond their type.
 std::string check_builtin(const std::string& key, std::string_view value) {
   if (key == "log-level") {
@@ -328,7 +341,7 @@ node_options_parser::node_options_parser() {
   auto add = [this](std::string key, std::string def, std::string help,
                     setting_type type) {
     options_.push_back(option{std::move(key), std::move(def), std::move(help),
-                              type, true});
+                              type, true, {}});
   };
   add("config-file", "", "INI file to read (command line or environment only)",
       setting_type::string);
@@ -376,7 +389,20 @@ caf::error node_options_parser::declare(std::string key,
   if (auto problem = check_value(type, default_value); !problem.empty())
     return bad("default " + problem);
   options_.push_back(option{std::move(key), std::move(default_value),
-                            std::move(help), type, false});
+                            std::move(help), type, false, {}});
+  return caf::none;
+}
+
+caf::error node_options_parser::declare_choice(std::string key,
+                                               std::string default_value,
+                                               std::string help,
+                                               std::vector<std::string> choices) {
+  if (std::find(choices.begin(), choices.end(), default_value) == choices.end())
+    return make_error(errc::invalid_configuration, "declare setting", {}, 0,
+                      quoted(key) + ": the default is not one of the choices");
+  if (auto err = declare(std::move(key), std::move(default_value), std::move(help)))
+    return err;
+  options_.back().choices = std::move(choices);
   return caf::none;
 }
 
@@ -387,7 +413,7 @@ caf::error node_options_parser::set_default(const std::string& key,
   if (i == options_.end())
     return make_error(errc::invalid_configuration, "set default", {}, 0,
                       quoted(key) + ": unknown option");
-  auto problem = check_value(i->type, value);
+  auto problem = check_option(*i, value);
   if (problem.empty())
     problem = check_builtin(key, value);
   if (!problem.empty())
@@ -443,9 +469,15 @@ std::string node_options_parser::help_text(std::string_view program) const {
          "GHOSTNET_LOG_LEVEL, GHOSTNET_ECHO_PORT) < command-line flags.\n"
       << "Durations: 250ms, 10s, 2min.\n\nOptions:\n";
   std::vector<std::string> flags;
-  size_t width = std::strlen("--help");
+  size_t width = std::strlen("-h, --help");
   for (auto& opt : options_) {
-    flags.push_back("--" + opt.key + "=<" + to_string(opt.type) + ">");
+    std::string kind = to_string(opt.type);
+    if (!opt.choices.empty()) {
+      kind.clear();
+      for (auto& c : opt.choices)
+        kind += (kind.empty() ? "" : "|") + c;
+    }
+    flags.push_back("--" + opt.key + "=<" + kind + ">");
     width = std::max(width, flags.back().size());
   }
   for (size_t i = 0; i < options_.size(); ++i) {
@@ -454,7 +486,7 @@ std::string node_options_parser::help_text(std::string_view program) const {
         << opt.help << " (default: "
         << (opt.default_value.empty() ? "none" : opt.default_value) << ")\n";
   }
-  out << "  --help" << std::string(width + 2 - 6, ' ')
+  out << "  -h, --help" << std::string(width + 2 - 10, ' ')
       << "print this text and exit\n";
   return out.str();
 }
@@ -477,7 +509,7 @@ public:
     if (opt == nullptr)
       return config_error(source + ": unknown option " + quoted(key)
                           + suggestion(key));
-    auto problem = check_value(opt->type, value);
+    auto problem = check_option(*opt, value);
     if (problem.empty())
       problem = check_builtin(key, value);
     if (!problem.empty())
@@ -588,6 +620,10 @@ node_options_parser::parse(const std::vector<std::string>& args,
   std::vector<flag> flags;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];
+    if (arg == "-h") {
+      result.help_requested = true;
+      return result;
+    }
     if (arg.size() < 3 || arg.compare(0, 2, "--") != 0)
       return config_error("command line: unexpected argument " + quoted(arg)
                           + " (options are --key=value or --key value)");

@@ -198,7 +198,14 @@ BOOST_AUTO_TEST_CASE(bad_configuration_is_refused_with_the_source_named) {
   node_dirs dirs;
   process bad_framing{dirs.args({"--echo.framing=zip", "--echo.port=0"})};
   BOOST_TEST(bad_framing.wait_exit() == 2);
-  BOOST_TEST(bad_framing.output().find("zip") != std::string::npos, bad_framing.output());
+  // The value, the key, the source and the choices.
+  BOOST_TEST(bad_framing.output().find("command-line flag --echo.framing: echo.framing: "
+                                       "\\\"zip\\\" is not one of raw, line, length_prefixed")
+               != std::string::npos, bad_framing.output());
+  process short_help{{"-h"}};
+  BOOST_TEST(short_help.wait_exit() == 0);
+  BOOST_TEST(short_help.output().find("--echo.framing=<raw|line|length_prefixed>")
+               != std::string::npos, short_help.output());
   // A certificate file that is not there: refused at start, file named.
   process no_cert{dirs.args({"--echo.port=0", "--tls-echo.certificate=/nonexistent/node.pem",
                              "--tls-echo.private-key=/nonexistent/node.key"})};

@@ -334,6 +334,31 @@ BOOST_AUTO_TEST_CASE(help_is_requested_and_lists_every_key_with_its_default) {
   BOOST_TEST(contains(text, "(default: 10s)"));
 }
 
+BOOST_AUTO_TEST_CASE(short_help_and_choice_settings_name_the_source_and_the_choices) {
+  auto parser = echo_parser();
+  auto help = parser.parse(args_list{"-h"}, env_map{});
+  BOOST_REQUIRE(help);
+  BOOST_TEST(help->help_requested);
+  BOOST_TEST(contains(parser.help_text("node"), "-h, --help"));
+  BOOST_TEST(is(parser.declare_choice("echo.mode", "fast", "", {"slow"}),
+                errc::invalid_configuration));
+  BOOST_REQUIRE(!parser.declare_choice("echo.style", "raw", "framing",
+                                       {"raw", "line", "length_prefixed"}));
+  BOOST_TEST(contains(parser.help_text("node"), "--echo.style=<raw|line|length_prefixed>"));
+  auto bad = parser.parse(args_list{"--echo.style=xml"}, env_map{});
+  BOOST_REQUIRE(!bad);
+  // describe() escapes the quotes around the value.
+  BOOST_TEST(contains(describe(bad.error()), "command-line flag --echo.style: echo.style: "
+                                             "\\\"xml\\\" is not one of raw, line, length_prefixed"),
+             describe(bad.error()));
+  auto from_env = parser.parse(args_list{}, env_map{{"GHOSTNET_ECHO_STYLE", "zip"}});
+  BOOST_REQUIRE(!from_env);
+  BOOST_TEST(contains(describe(from_env.error()), "GHOSTNET_ECHO_STYLE"), describe(from_env.error()));
+  auto good = parser.parse(args_list{"--echo.style=line"}, env_map{});
+  BOOST_REQUIRE(good);
+  BOOST_TEST(*good->get_string("echo.style") == "line");
+}
+
 BOOST_AUTO_TEST_CASE(typed_getters_reject_undeclared_and_mistyped_settings) {
   node_options opts;
   opts.settings["a.port"] = "80";

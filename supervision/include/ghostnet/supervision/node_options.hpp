@@ -109,6 +109,8 @@ public:
     std::string help;
     setting_type type = setting_type::string;
     bool builtin = false; ///< a field of node_options rather than a setting
+    /// The values a string setting may take; empty: any.
+    std::vector<std::string> choices;
   };
 
   /// A parser that knows the node's own keys.
@@ -121,6 +123,13 @@ public:
   [[nodiscard]] caf::error declare(std::string key, std::string default_value,
                                    std::string help,
                                    setting_type type = setting_type::string);
+
+  /// Declares a string setting that takes one of `choices` (e.g. a framing
+  /// kind): any other value, from any source, is refused at parse time,
+  /// naming the source, the key and the choices.
+  [[nodiscard]] caf::error declare_choice(std::string key, std::string default_value,
+                                          std::string help,
+                                          std::vector<std::string> choices);
 
   /// Replaces the default of a known key (a program's own defaults, e.g. a
   /// sample that logs less). The value must be of the key's type.
