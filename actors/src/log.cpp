@@ -1,5 +1,8 @@
 #include "ghostnet/actors/log.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <charconv>
 #include <ctime>
@@ -277,6 +280,30 @@ caf::error validate(const options& opts) {
                       0,
                       "fmt: " + std::to_string(static_cast<int>(opts.fmt))
                         + " is not a format");
+  if (!opts.file.empty()) {
+    // Checked here, with the other options, so that a typo is a
+    // configuration error before anything starts; and the directory must
+    // exist (spdlog would create any path it is given).
+    auto bad = [&](const std::string& why) {
+      return make_error(errc::invalid_configuration, "validate log options", {}, 0,
+                        "file: \"" + opts.file + "\" " + why);
+    };
+    auto slash = opts.file.find_last_of('/');
+    auto dir = slash == std::string::npos ? std::string{"."}
+               : slash == 0               ? std::string{"/"}
+                                          : opts.file.substr(0, slash);
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return bad("is in a directory that does not exist (" + dir + ")");
+    if (::stat(opts.file.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode))
+        return bad("is a directory");
+      if (::access(opts.file.c_str(), W_OK) != 0)
+        return bad("is not writable");
+    } else if (::access(dir.c_str(), W_OK) != 0) {
+      return bad("cannot be created (" + dir + " is not writable)");
+    }
+  }
   return caf::none;
 }
 

@@ -259,8 +259,12 @@ caf::error node_options::validate() const {
     return bad("scheduler-threads: " + std::to_string(scheduler_threads)
                + " is out of range (0 = CAF default, at most "
                + std::to_string(max_scheduler_threads) + ")");
-  if (auto err = log::validate(log::options{log_level, log_format, log_file}))
-    return bad("log: " + context_of(err).detail);
+  if (auto err = log::validate(log::options{log_level, log_format, log_file})) {
+    auto detail = context_of(err).detail;
+    if (detail.rfind("file: ", 0) == 0) // named by its key, so its source is found
+      return bad("log-file: " + detail.substr(6));
+    return bad("log: " + detail);
+  }
   if (shutdown_timeout <= caf::timespan{0})
     return bad("shutdown-timeout: " + format_duration(shutdown_timeout)
                + " must be > 0");

@@ -212,6 +212,13 @@ BOOST_AUTO_TEST_CASE(bad_configuration_is_refused_with_the_source_named) {
   BOOST_TEST(no_cert.wait_exit() == 2);
   BOOST_TEST(no_cert.output().find("/nonexistent/node.pem") != std::string::npos,
              no_cert.output());
+  // A log file in a directory that is not there: refused with the other
+  // options (exit 2), the directory not created.
+  process bad_log{dirs.args({"--echo.port=0", "--log-file=/tmp/ghostnet-no-such-dir/x/node.log"})};
+  BOOST_TEST(bad_log.wait_exit() == 2);
+  BOOST_TEST(bad_log.output().find("command-line flag --log-file: log-file: ") != std::string::npos,
+             bad_log.output());
+  BOOST_TEST(::access("/tmp/ghostnet-no-such-dir", F_OK) != 0);
   process half{dirs.args({"--echo.port=0", "--tls-echo.certificate=/x.pem"})};
   BOOST_TEST(half.wait_exit() == 2);
   BOOST_TEST(half.output().find("tls-echo.private-key") != std::string::npos, half.output());
