@@ -1,7 +1,7 @@
 // pool-demo: twenty clients hammer an echo backend through a pool of eight
 // connections while the backend is stopped and restarted every two seconds
 // (both are children of the node's root supervisor). Prints the pool's
-// figures as they change, until Ctrl-C or --duration=SECONDS. See docs/pool.md.
+// figures as they change, until Ctrl-C or --duration=6s. See docs/pool.md.
 
 #include <atomic>
 #include <csignal>
@@ -90,8 +90,8 @@ void print(double t, const pl::pool_stats& s, const tally& n) {
 
 int main(int argc, char** argv, char** envp) {
   node_options_parser parser;
-  if (auto err = parser.declare("duration", "0", "seconds to run, 0 = until "
-                                "SIGINT/SIGTERM", setting_type::uint64))
+  if (auto err = parser.declare("duration", "0s", "how long to run (e.g. 6s), 0s = until "
+                                "SIGINT/SIGTERM", setting_type::duration))
     return std::fprintf(stderr, "%s\n", describe(err).c_str()), 2;
   (void) parser.set_default("log-level", "error");
   auto opts = parser.parse(argc, argv, envp);
@@ -134,7 +134,7 @@ int main(int argc, char** argv, char** envp) {
   // The operator: every 2 s stop or restart the backend (through the root
   // supervisor; the service keeps its port) and print the pool's figures.
   std::atomic<bool> done{false};
-  std::thread demo{[&, seconds = *opts->get_uint64("duration")] {
+  std::thread demo{[&, duration = *opts->get_duration("duration")] {
     caf::scoped_actor op{n.system()};
     auto t0 = std::chrono::steady_clock::now();
     std::string last;
@@ -157,7 +157,8 @@ int main(int argc, char** argv, char** envp) {
           last = now;
         },
         [](caf::error&) {});
-      if (seconds > 0 && secs.count() >= static_cast<double>(seconds)) {
+      if (duration > caf::timespan{0}
+          && std::chrono::steady_clock::now() - t0 >= duration) {
         ::kill(::getpid(), SIGTERM); // the node stops the tree in order
         break;
       }

@@ -1,6 +1,6 @@
 // supervision-tree: a ghostnet::node whose supervision tree keeps failing on
 // purpose, printing every supervisor event as one line until Ctrl-C (or
-// --duration=SECONDS). Read it next to docs/supervision.md.
+// --duration=3s). Read it next to docs/supervision.md.
 //
 //   root (one_for_one, 3 restarts / 5 s; the node's)
 //   ├── chaos      kills "transform" and poisons "poisoned", in turn
@@ -194,8 +194,8 @@ std::vector<sv::child_spec> services(caf::actor p) {
 
 int main(int argc, char** argv, char** envp) {
   node_options_parser parser;
-  if (auto err = parser.declare("duration", "0", "seconds to run, 0 = until "
-                                "SIGINT/SIGTERM", setting_type::uint64))
+  if (auto err = parser.declare("duration", "0s", "how long to run (e.g. 3s), 0s = until "
+                                "SIGINT/SIGTERM", setting_type::duration))
     return std::cerr << describe(err) << '\n', 2;
   // The printer shows every event; --log-level=info adds the structured log.
   (void) parser.set_default("log-level", "error");
@@ -215,10 +215,10 @@ int main(int argc, char** argv, char** envp) {
   std::mutex mtx;
   std::condition_variable cv;
   bool done = false;
-  std::thread timer{[&, seconds = *opts->get_uint64("duration")] {
+  std::thread timer{[&, duration = *opts->get_duration("duration")] {
     std::unique_lock<std::mutex> guard{mtx};
-    if (seconds > 0
-        && !cv.wait_for(guard, std::chrono::seconds(seconds), [&] { return done; }))
+    if (duration > caf::timespan{0}
+        && !cv.wait_for(guard, duration, [&] { return done; }))
       ::kill(::getpid(), SIGTERM);
   }};
   int rc = n.run();
