@@ -6,7 +6,8 @@
 //   ghostnet-node [--config-file=node.ini] [--echo.port=7007]
 //                 [--tls-echo.port=7443] [--http.port=8080] [--http.root=DIR]
 //                 [--ws.max-message=1048576] [--data-dir=D]
-//                 [--ready-file=F]
+//                 [--ready-file=F] [--check-config] [-h]
+//   ghostnet-node --config-reference   (the key table of docs/configuration.md)
 //   GHOSTNET_ECHO_PORT=0 ghostnet-node
 //
 // The TLS echo uses --tls-echo.certificate / --tls-echo.private-key, or, if
@@ -19,6 +20,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <string_view>
 
 #include "chat_room.hpp"
 #include "ghostnet/actors/error.hpp"
@@ -221,6 +223,11 @@ int main(int argc, char** argv, char** envp) {
     std::cerr << ghostnet::describe(err) << "\n";
     return 2;
   }
+  if (argc == 2 && std::string_view{argv[1]} == "--config-reference") {
+    // The tables of docs/configuration.md (a test checks they match).
+    std::cout << parser.reference_markdown();
+    return 0;
+  }
   auto opts = parser.parse(argc, argv, envp);
   if (!opts) {
     std::cerr << "ghostnet-node: " << ghostnet::describe(opts.error()) << "\n";
@@ -239,6 +246,12 @@ int main(int argc, char** argv, char** envp) {
       return 2;
     }
     services.push_back(std::move(*svc));
+  }
+  if (opts->check_config_requested) {
+    // Everything the services are built from was checked above (the TLS
+    // certificate loaded, the framing known): print what is in effect.
+    std::cout << parser.effective_config(*opts);
+    return 0;
   }
   std::mutex mtx;
   std::map<std::string, std::string> bound;

@@ -276,6 +276,29 @@ caf::error node_options::validate() const {
   return caf::none;
 }
 
+std::string node_options::value_of(const std::string& key) const {
+  if (key == "config-file")
+    return config_file;
+  if (key == "scheduler-threads")
+    return std::to_string(scheduler_threads);
+  if (key == "log-level")
+    return log::to_string(log_level);
+  if (key == "log-format")
+    return log::to_string(log_format);
+  if (key == "log-file")
+    return log_file;
+  if (key == "shutdown-timeout")
+    return format_duration(shutdown_timeout);
+  if (key == "start-timeout")
+    return format_duration(start_timeout);
+  if (key == "ready-file")
+    return ready_file;
+  if (key == "host")
+    return host;
+  auto i = settings.find(key);
+  return i == settings.end() ? std::string{} : i->second;
+}
+
 caf::expected<std::string>
 node_options::get_string(const std::string& key) const {
   auto i = settings.find(key);
@@ -490,8 +513,39 @@ std::string node_options_parser::help_text(std::string_view program) const {
         << opt.help << " (default: "
         << (opt.default_value.empty() ? "none" : opt.default_value) << ")\n";
   }
+  out << "  --check-config" << std::string(width + 2 - 14, ' ')
+      << "validate, print the effective configuration and exit\n";
   out << "  -h, --help" << std::string(width + 2 - 10, ' ')
       << "print this text and exit\n";
+  return out.str();
+}
+
+std::string
+node_options_parser::effective_config(const node_options& opts) const {
+  std::ostringstream out;
+  for (auto& opt : options_) {
+    auto value = opts.value_of(opt.key);
+    auto i = opts.sources.find(opt.key);
+    out << opt.key << " = " << (value.empty() ? "\"\"" : value) << "  ("
+        << (i == opts.sources.end() ? "default" : i->second) << ")\n";
+  }
+  return out.str();
+}
+
+std::string node_options_parser::reference_markdown() const {
+  std::ostringstream out;
+  out << "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (auto& opt : options_) {
+    std::string kind = to_string(opt.type);
+    if (!opt.choices.empty()) {
+      kind.clear();
+      for (auto& c : opt.choices)
+        kind += (kind.empty() ? "" : " \\| ") + c;
+    }
+    out << "| `" << opt.key << "` | " << kind << " | "
+        << (opt.default_value.empty() ? "" : "`" + opt.default_value + "`") << " | "
+        << opt.help << " |\n";
+  }
   return out.str();
 }
 
@@ -638,6 +692,10 @@ node_options_parser::parse(const std::vector<std::string>& args,
       result.help_requested = true;
       return result;
     }
+    if (key == "check-config" && eq == std::string_view::npos) {
+      result.check_config_requested = true;
+      continue;
+    }
     auto source = "command-line flag --" + std::string{body.substr(0, eq)};
     if (eq != std::string_view::npos) {
       flags.push_back(flag{key, std::string{body.substr(eq + 1)}, source});
@@ -658,11 +716,16 @@ node_options_parser::parse(const std::vector<std::string>& args,
   merger m{*this};
   // 2. The INI file: the command line names it, else the environment.
   std::string config_file;
-  if (auto i = env.find("GHOSTNET_CONFIG_FILE"); i != env.end())
+  std::string config_source;
+  if (auto i = env.find("GHOSTNET_CONFIG_FILE"); i != env.end()) {
     config_file = i->second;
+    config_source = "environment variable GHOSTNET_CONFIG_FILE";
+  }
   for (auto& f : flags)
-    if (f.key == "config-file")
+    if (f.key == "config-file") {
       config_file = f.value;
+      config_source = f.source;
+    }
   if (!config_file.empty()) {
     if (auto err = m.read_ini(config_file))
       return err;
@@ -695,6 +758,10 @@ node_options_parser::parse(const std::vector<std::string>& args,
   for (auto& opt : options_)
     if (!opt.builtin)
       result.settings[opt.key] = m.value(opt.key);
+  for (auto& [key, v] : m.values())
+    result.sources[key] = v.source;
+  if (!config_file.empty())
+    result.sources["config-file"] = config_source;
   if (auto err = result.validate()) {
     // Name the source of the value that failed validation.
     auto detail = context_of(err).detail;

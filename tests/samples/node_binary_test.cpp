@@ -384,3 +384,33 @@ asyncio.run(main(sys.argv[1]))
   chat.signal(SIGINT);
   BOOST_TEST(chat.wait_exit() == 0, chat.output());
 }
+
+BOOST_AUTO_TEST_CASE(check_config_prints_every_value_with_its_source_and_the_docs_list_every_key) {
+  node_dirs dirs;
+  auto ini = temp_path("check.ini");
+  std::ofstream{ini} << "[echo]\nport = 7100\n";
+  process check{dirs.args({"--config-file=" + ini, "--check-config"}),
+                {"GHOSTNET_LOG_LEVEL=warn"}};
+  BOOST_TEST(check.wait_exit() == 0, check.output());
+  auto out = check.output();
+  BOOST_TEST(out.find("echo.port = 7100  (config file \"" + ini + "\" line 2)")
+               != std::string::npos, out);
+  BOOST_TEST(out.find("log-level = warn  (environment variable GHOSTNET_LOG_LEVEL)")
+               != std::string::npos, out);
+  BOOST_TEST(out.find("http.port = 0  (command-line flag --http.port)") != std::string::npos, out);
+  BOOST_TEST(out.find("echo.framing = raw  (default)") != std::string::npos, out);
+  ::unlink(ini.c_str());
+  // A bad value is still an error, exit 2.
+  process bad{dirs.args({"--check-config", "--echo.framing=xml"})};
+  BOOST_TEST(bad.wait_exit() == 2, bad.output());
+  // docs/configuration.md carries the reference table as the node prints it.
+  process reference{{"--config-reference"}};
+  BOOST_TEST(reference.wait_exit() == 0);
+  std::ifstream doc{GHOSTNET_SOURCE_DIR "/docs/configuration.md"};
+  std::stringstream text;
+  text << doc.rdbuf();
+  BOOST_TEST(reference.output().size() > 100u);
+  BOOST_TEST(text.str().find(reference.output()) != std::string::npos,
+             "docs/configuration.md differs from ghostnet-node --config-reference:\n"
+               << reference.output());
+}

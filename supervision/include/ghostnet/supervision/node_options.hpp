@@ -61,6 +61,16 @@ struct node_options {
   /// `--help` was given: print node_options_parser::help_text() and exit.
   /// Nothing else was parsed.
   bool help_requested = false;
+  /// `--check-config` was given: everything was parsed and validated; print
+  /// node_options_parser::effective_config() (after checking what the
+  /// program builds from the settings) and exit.
+  bool check_config_requested = false;
+  /// Where each key's value came from: "default", "INI file F line N",
+  /// "environment variable GHOSTNET_X", "command-line flag --x".
+  std::map<std::string, std::string> sources;
+
+  /// The value of any key, built-in or declared, as text ("" if unknown).
+  [[nodiscard]] std::string value_of(const std::string& key) const;
 
   /// Checks ranges and combinations; returns errc::invalid_configuration
   /// naming the option and the bad value.
@@ -135,6 +145,14 @@ public:
   /// sample that logs less). The value must be of the key's type.
   [[nodiscard]] caf::error set_default(const std::string& key,
                                        std::string value);
+
+  /// Every key with its value in `opts` and where it came from, one per
+  /// line (what `--check-config` prints).
+  [[nodiscard]] std::string effective_config(const node_options& opts) const;
+
+  /// Every key as a markdown table (key, type, default, meaning): the
+  /// source of docs/configuration.md's tables, so they cannot drift.
+  [[nodiscard]] std::string reference_markdown() const;
 
   /// Parses `main`'s arguments (argv[0] is skipped) and environment
   /// (`envp` may be null: no variables).
