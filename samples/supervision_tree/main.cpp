@@ -55,9 +55,18 @@ caf::behavior crashy(caf::event_based_actor* self, caf::timespan lo,
   }};
 }
 
-caf::behavior poisonable(caf::event_based_actor*) {
-  return {[](poison_atom) {
-    throw std::runtime_error("poisoned message"); // exits with runtime_error
+caf::behavior poisonable(caf::event_based_actor* self) {
+  // An exception ends the actor with it as a ghostnet error, logged by its
+  // supervisor, instead of CAF's "*** unhandled exception" on stderr.
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& eptr) {
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& ex) {
+      return make_error(errc::protocol_error, "handle message", "", 0, ex.what());
+    }
+  });
+  return {[](poison_atom) -> caf::result<void> {
+    throw std::runtime_error("poisoned message");
   }};
 }
 
@@ -125,7 +134,30 @@ sv::start_function spawn_named(caf::atom_value name, F fun) {
   };
 }
 
-// -- the printer: one line per supervisor_event ----------------------------
+// -- the printer: the tree and a legend, then one line per supervisor_event -
+
+const char* tree_and_legend = R"(The tree (every group is a supervisor under the node's root):
+
+  root (one_for_one, 3 restarts / 5 s)
+  ├── chaos      kills "transform" and poisons "poisoned", in turn
+  ├── workers    one_for_one: crashy-1, crashy-2 crash at random; poisoned throws on poison
+  ├── pipeline   rest_for_one: source → transform → sink (transform dies: sink restarts too)
+  ├── pair       one_for_all: left crashes at random, right is restarted with it
+  ├── retry      flaky fails 100 ms after each start: backoff 200 ms, doubling, max 3 s
+  └── fragile    intensity 2: brittle crashes every 400 ms, so fragile gives up and
+                 the root restarts it after 2 s
+
+Each line: time since start, supervisor, event, child, and what the event carries:
+  child_started      a child started the first time
+  child_exited       a child ended on its own; reason= says why
+  restart_scheduled  its restart waits delay= (backoff; 0ms: at once)
+  child_restarted    it runs again; restarts= counts its restarts
+  child_terminated   its supervisor stopped it (rest_for_one, one_for_all, shutdown)
+  gave_up            too many restarts in the period: the supervisor exits, its parent decides
+  supervisor_stopped the supervisor finished stopping
+
+)";
+
 
 caf::behavior printer(caf::event_based_actor*) {
   auto t0 = std::chrono::steady_clock::now();
@@ -205,6 +237,7 @@ int main(int argc, char** argv, char** envp) {
   if (opts->help_requested)
     return std::cout << parser.help_text(argv[0]), 0;
   node n{*opts};
+  std::cout << tree_and_legend << std::flush;
   auto p = n.system().spawn(printer);
   if (auto err = n.start(services(p), {p})) {
     std::cerr << "start failed: " << describe(err) << '\n';
