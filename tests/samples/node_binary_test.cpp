@@ -414,3 +414,21 @@ BOOST_AUTO_TEST_CASE(check_config_prints_every_value_with_its_source_and_the_doc
              "docs/configuration.md differs from ghostnet-node --config-reference:\n"
                << reference.output());
 }
+
+BOOST_AUTO_TEST_CASE(the_echo_client_sample_talks_to_the_node_and_reports_a_refusal) {
+  auto ready = temp_path("ready-client.json");
+  node_dirs dirs;
+  process node{dirs.args({"--echo.port=0", "--echo.framing=line", "--ready-file=" + ready})};
+  auto ep = wait_ready(ready);
+  process echo{{"--connect=" + ep.to_string(), "--message=ping from the sample"}, {},
+               GHOSTNET_ECHO_CLIENT_BINARY};
+  BOOST_TEST(echo.wait_exit() == 0, echo.output());
+  BOOST_TEST(echo.output() == "ping from the sample\n", echo.output());
+  node.signal(SIGTERM);
+  BOOST_TEST(node.wait_exit() == 0, node.output());
+  // The node is gone: its port refuses.
+  process refused{{"--connect=" + ep.to_string(), "--timeout=2s"}, {},
+                  GHOSTNET_ECHO_CLIENT_BINARY};
+  BOOST_TEST(refused.wait_exit() == 1, refused.output());
+  BOOST_TEST(refused.output().find("connection_refused") != std::string::npos, refused.output());
+}
