@@ -18,6 +18,7 @@ packages=(
   python3-websockets    # WebSocket peer (client and server) of the tests
   node-ws nodejs        # WebSocket peer: Node's ws (tests, the WebSocket bench)
   nghttp2-client        # HTTP/2 peers: nghttp, h2load (tests, the HTTP/2 bench)
+  prometheus            # promtool checks GET /metrics (its service is not started)
 )
 
 missing=()
@@ -37,7 +38,7 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Packages with a service (nginx) must not start it: it would listen on
+# Packages with a service (nginx, prometheus) must not start it: it would listen on
 # port 80 of every interface. Tests start their own on 127.0.0.1. A
 # policy-rc.d that refuses every start (exit 101) is put in place for the
 # install unless one is there already, and removed afterwards.
@@ -57,4 +58,7 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # allows it) is stopped again.
 if printf '%s\n' "${missing[@]}" | grep -qx nginx && pgrep -x nginx >/dev/null; then
   $SUDO nginx -s stop 2>/dev/null || true
+fi
+if printf '%s\n' "${missing[@]}" | grep -qx prometheus && pgrep -x prometheus >/dev/null; then
+  $SUDO pkill -x prometheus 2>/dev/null || true
 fi

@@ -6,6 +6,9 @@ set(broken "")
 foreach(md IN LISTS docs)
   file(READ ${md} text)
   get_filename_component(dir ${md} DIRECTORY)
+  # Code is not prose: a lambda's [&](x) is no link.
+  string(REGEX REPLACE "```[^`]*```" "" text "${text}")
+  string(REGEX REPLACE "`[^`\n]*`" "" text "${text}")
   # Square brackets keep CMake from splitting a list: a link becomes
   # @LINK@target) first, and the brackets go.
   string(REPLACE "](" "@LINK@" text "${text}")

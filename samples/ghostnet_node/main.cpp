@@ -27,6 +27,7 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/node.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
+#include "ghostnet/transports/http/metrics_route.hpp"
 #include "ghostnet/transports/http/static_files.hpp"
 #include "ghostnet/transports/tcp_service.hpp"
 #include "ghostnet/transports/tls_context.hpp"
@@ -165,9 +166,8 @@ tls_echo_options(const ghostnet::node_options& opts) {
   return echo;
 }
 
-/// The HTTP service: GET /hello, WebSocket /echo and /chat (members of the
-/// room registered in `sys`); /metrics and the dashboard come with the
-/// observability work.
+/// The HTTP service: GET /hello, GET /metrics (Prometheus), WebSocket /echo
+/// and /chat (members of the room registered in `sys`).
 caf::expected<tp::tcp_service_options>
 http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
   namespace http = tp::http;
@@ -193,6 +193,8 @@ http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
   echo.make_handler = tp::ws::websocket_echo();
   http::websocket_route chat = echo;
   chat.make_handler = chat::room_member(sys);
+  if (auto err = http::add_metrics_route(*routes))
+    return err;
   if (auto err = routes->add_websocket("/echo", echo))
     return err;
   if (auto err = routes->add_websocket("/chat", chat))

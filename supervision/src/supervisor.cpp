@@ -21,6 +21,7 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/metrics.hpp"
 #include "ghostnet/actors/unexpected_message.hpp"
 #include "ghostnet/supervision/detail/child_table.hpp"
 #include "ghostnet/supervision/detail/event_stream.hpp"
@@ -185,6 +186,7 @@ private:
   void publish(event_kind kind, const child_record& c,
                const caf::error& reason = {}, caf::timespan delay = {},
                bool reported = false) {
+    count(kind, c, reason);
     auto lvl = detail::event_stream::level_of(kind, reason,
                                               c.spec->routine_exits, reported);
     if (!events_.wanted(lvl))
@@ -198,6 +200,36 @@ private:
     ev.restarts = c.restarts;
     ev.delay = delay;
     events_.emit(this, ev, lvl);
+  }
+
+  /// The metrics of an event, counted whether anyone listens or not.
+  void count(event_kind kind, const child_record& c, const caf::error& reason) {
+    auto& m = metrics::global();
+    switch (kind) {
+      case event_kind::child_restarted:
+        m.counter("ghostnet_supervisor_restarts_total", "children restarted",
+                  {{"supervisor", spec_.name}, {"child", table_.id_of(c)}})
+          .inc();
+        break;
+      case event_kind::gave_up:
+        m.counter("ghostnet_supervisor_give_ups_total",
+                  "supervisors that exceeded their restart intensity and exited",
+                  {{"supervisor", spec_.name}})
+          .inc();
+        break;
+      case event_kind::child_exited:
+        if (reason) {
+          auto code = code_of(reason);
+          m.counter("ghostnet_supervisor_child_failures_total",
+                    "children that exited abnormally, by reason",
+                    {{"supervisor", spec_.name},
+                     {"reason", code ? to_string(*code) : "other"}})
+            .inc();
+        }
+        break;
+      default:
+        break;
+    }
   }
 
   void publish_own(event_kind kind, const caf::error& reason) {

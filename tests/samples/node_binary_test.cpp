@@ -432,3 +432,30 @@ BOOST_AUTO_TEST_CASE(the_echo_client_sample_talks_to_the_node_and_reports_a_refu
   BOOST_TEST(refused.wait_exit() == 1, refused.output());
   BOOST_TEST(refused.output().find("connection_refused") != std::string::npos, refused.output());
 }
+
+BOOST_AUTO_TEST_CASE(metrics_are_served_in_the_prometheus_format_and_count_what_happened) {
+  auto ready = temp_path("ready-metrics.json");
+  node_dirs dirs;
+  process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
+  auto http = wait_ready(ready, "http");
+  auto echo = wait_ready(ready, "echo");
+  auto base = "http://127.0.0.1:" + std::to_string(http.port);
+  run_command("curl -s " + base + "/hello " + base + "/nope > /dev/null", 10);
+  run_command("curl -s --http2-prior-knowledge " + base + "/hello > /dev/null", 10);
+  run_command("printf 'x' | nc -N 127.0.0.1 " + std::to_string(echo.port) + " > /dev/null", 10);
+  // promtool (Debian's prometheus package) checks the exposition format.
+  auto check = run_command("curl -s " + base + "/metrics | promtool check metrics", 20);
+  BOOST_TEST(check.status == 0, check.output);
+  auto text = run_command("curl -s " + base + "/metrics", 10).output;
+  for (auto want : {"ghostnet_http_requests_total{protocol=\"1.1\",route=\"/hello\",status=\"200\"} 1",
+                    "ghostnet_http_requests_total{protocol=\"1.1\",route=\"unmatched\",status=\"404\"} 1",
+                    "ghostnet_http_requests_total{protocol=\"2\",route=\"/hello\",status=\"200\"} 1",
+                    "ghostnet_http_request_duration_seconds_bucket{protocol=\"1.1\",route=\"/hello\",le=\"+Inf\"} 1",
+                    "# TYPE ghostnet_connections_open gauge",
+                    "ghostnet_bytes_received_total "})
+    BOOST_TEST(text.find(want) != std::string::npos, want << "\n" << text);
+  auto accepted = "ghostnet_connections_accepted_total{listener=\"" + echo.to_string() + "\"} 1";
+  BOOST_TEST(text.find(accepted) != std::string::npos, text);
+  node.signal(SIGTERM);
+  BOOST_TEST(node.wait_exit() == 0, node.output());
+}

@@ -19,6 +19,7 @@
 #include "ghostnet/actors/backoff.hpp"
 #include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/metrics.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/layer_slot.hpp"
 #include "ghostnet/transports/detail/resolver.hpp"
@@ -61,6 +62,32 @@ const char* operation_of(timer_kind k) {
 
 /// One receive buffer per multiplexer thread, shared by all its connections:
 /// an idle connection holds no read buffer at all.
+/// What every connection counts (one series each, all connections).
+struct connection_metrics {
+  metrics::gauge& open = metrics::global().gauge(
+    "ghostnet_connections_open", "TCP connections established and not yet closed");
+  metrics::counter& bytes_in = metrics::global().counter(
+    "ghostnet_bytes_received_total", "bytes read from TCP connections");
+  metrics::counter& bytes_out = metrics::global().counter(
+    "ghostnet_bytes_sent_total", "bytes written to TCP connections");
+
+  /// Closed connections by reason: none (a clean close) or the error's code.
+  void closed(const caf::error& reason) {
+    auto code = code_of(reason);
+    const char* name = !reason ? "none" : code ? to_string(*code) : "other";
+    metrics::global()
+      .counter("ghostnet_connections_closed_total",
+               "TCP connections closed, by reason (none: a clean close)",
+               {{"reason", name}})
+      .inc();
+  }
+};
+
+connection_metrics& conn_metrics() {
+  static connection_metrics instance;
+  return instance;
+}
+
 std::vector<char>& shared_read_buffer(size_t size) {
   thread_local std::vector<char> buf;
   if (buf.size() < size)
@@ -501,6 +528,7 @@ private:
       return;
     }
     auto len = static_cast<size_t>(n);
+    conn_metrics().bytes_in.inc(len);
     // One clock reading for the whole turn (activity, layers' now()).
     auto now = layer_clock::now();
     last_read_ = last_activity_ = now;
@@ -527,6 +555,7 @@ private:
         return;
       }
       auto sent = n > 0 ? static_cast<size_t>(n) : 0;
+      conn_metrics().bytes_out.inc(sent);
       if (sent > 0)
         last_write_ = last_activity_ = turn_time();
       if (sent == out_buf_.size()) {
@@ -570,6 +599,7 @@ private:
           return false;
         }
         write_offset_ += static_cast<size_t>(n);
+        conn_metrics().bytes_out.inc(static_cast<size_t>(n));
         last_write_ = last_activity_ = layer_clock::now();
         if (write_offset_ < limit)
           return false; // the socket's buffer is full
@@ -598,6 +628,7 @@ private:
         return false;
       }
       auto sent = static_cast<size_t>(n);
+      conn_metrics().bytes_out.inc(sent);
       next.offset += sent;
       next.length -= sent;
       files_->bytes -= sent;
@@ -730,6 +761,10 @@ private:
     if (!reason && close_reason_)
       reason = std::move(close_reason_);
     final_reason_ = reason;
+    if (transport_up_) {
+      conn_metrics().open.add(-1);
+      conn_metrics().closed(reason);
+    }
     if (reason && log::enabled(log::level::debug)) // no strings otherwise
       log::debug("tcp_connection:" + where(), "connection_failed",
                  {log::kv("reason", reason)});
@@ -765,6 +800,7 @@ private:
   /// established()).
   void start_connected() {
     transport_up_ = true;
+    conn_metrics().open.add(1);
     // Accepted sockets inherit their options from the listening socket
     // (Linux), so that accepting costs no setsockopt per connection.
     if (!options_inherited_)

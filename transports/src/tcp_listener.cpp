@@ -15,6 +15,7 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/middleman.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/metrics.hpp"
 #include "ghostnet/actors/detail/broker_cleanup.hpp"
 #include "ghostnet/transports/detail/connection_registry.hpp"
 #include "ghostnet/transports/detail/fd_watcher.hpp"
@@ -68,6 +69,18 @@ public:
   caf::behavior make_behavior() override {
     info_.bound = local_endpoint_of(sock_.get());
     source_ = "tcp_listener:" + info_.bound.to_string();
+    auto& m = metrics::global();
+    metrics::labels l{{"listener", info_.bound.to_string()}};
+    accepted_ = &m.counter("ghostnet_connections_accepted_total",
+                           "connections a listener accepted", l);
+    rejected_ = &m.counter("ghostnet_connections_rejected_total",
+                           "connections a listener closed at once, by reason",
+                           {l[0], {"reason", "max_connections"}});
+    start_failed_ = &m.counter("ghostnet_connections_rejected_total", "",
+                               {l[0], {"reason", "start_failed"}});
+    accept_errors_ = &m.counter("ghostnet_accept_errors_total",
+                                "accept() failures (EMFILE and the like), each followed by a "
+                                "back-off", l);
     registry_->set_listener(address());
     // Runs at once if the supervisor is gone already.
     caf::actor_cast<caf::abstract_actor*>(connections_)
@@ -147,6 +160,15 @@ private:
     if (op != operation::read || !watcher_)
       return;
     accept_burst();
+    if (rejected_in_burst_ > 0) {
+      // Once per burst, with the count: a flood at the limit is one line.
+      log::warn(source_, "connections_rejected",
+                {log::kv("reason", "max_connections"),
+                 log::kv("max_connections", opts_.max_connections),
+                 log::kv("count", rejected_in_burst_),
+                 log::kv("rejected_total", info_.rejected)});
+      rejected_in_burst_ = 0;
+    }
     // One message to the supervisor per readiness event, not per socket.
     if (adopted_.size() == 1)
       caf::anon_send(connections_, adopt_child_atom::value,
@@ -184,6 +206,7 @@ private:
 
   void on_accept_error(int e) {
     ++info_.accept_errors;
+    accept_errors_->inc();
     // Level-triggered epoll would report the pending connection again at
     // once: stop watching, back off, resume — never spin.
     log::warn(source_, "accept_failed",
@@ -202,16 +225,15 @@ private:
   void on_accepted(socket_handle sock, endpoint peer) {
     if (registry_->size() >= opts_.max_connections) {
       ++info_.rejected;
-      log::warn(source_, "connection_rejected",
-                {log::kv("reason", "max_connections"),
-                 log::kv("max_connections", opts_.max_connections),
-                 log::kv("rejected", info_.rejected)});
+      ++rejected_in_burst_; // logged once at the end of the burst
+      rejected_->inc();
       return; // dropping the handle closes the socket
     }
     auto conn = detail::spawn_accepted_connection(system(), std::move(sock),
                                                   peer, config_);
     if (!conn) {
       ++info_.start_failures;
+      start_failed_->inc();
       log::warn(source_, "connection_start_failed",
                 {log::kv("reason", conn.error())});
       return;
@@ -228,6 +250,7 @@ private:
     caf::actor_cast<caf::abstract_actor*>(hdl)->attach_functor(
       [reg = registry_, id = hdl.id()] { reg->remove(id); });
     ++info_.accepted;
+    accepted_->inc();
     adopted_.push_back(std::move(hdl));
     if (opts_.at_limit == limit_policy::pause
         && registry_->size() >= opts_.max_connections)
@@ -253,6 +276,11 @@ private:
   detail::fd_watcher_ptr watcher_;
   listener_info info_;
   std::string source_;
+  size_t rejected_in_burst_ = 0;
+  metrics::counter* accepted_ = nullptr;
+  metrics::counter* rejected_ = nullptr;
+  metrics::counter* start_failed_ = nullptr;
+  metrics::counter* accept_errors_ = nullptr;
   size_t resume_below_ = 0;
   caf::timespan backoff_;
   bool hooked_ = false;

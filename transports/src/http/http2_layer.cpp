@@ -23,6 +23,7 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/layer.hpp"
 #include "handler_answers.hpp"
+#include "http_metrics.hpp"
 
 namespace ghostnet::transports::http {
 
@@ -57,6 +58,8 @@ struct h2_stream {
   bool reset_after_answer = false; ///< answered before the request ended
   bool deferred = false;      ///< its body waits for the connection
   layer_time deadline{};      ///< for the request, until request_done
+  layer_time started{};       ///< request_done's time, for the metrics
+  std::string route;          ///< the matched route's pattern
   // The response body: `body` from `offset`, then `source` or `file`.
   std::string body;
   size_t offset = 0;
@@ -476,6 +479,7 @@ private:
     if (s.answered)
       return;
     ++down_->info().frames_in;
+    s.started = down_->now();
     http_response res;
     http_handler_actor actor;
     try {
@@ -487,6 +491,7 @@ private:
       res = handler_threw(remote(), s.req, ex);
     }
     s.reader.reset();
+    s.route = s.req.route;
     if (actor) {
       ask_handler(s, actor);
       return;
@@ -541,6 +546,10 @@ private:
 
   void answer(h2_stream& s, http_response& res) {
     s.answered = true;
+    count_request("2", s.route, res.status,
+                  s.started == layer_time{}
+                    ? 0.0
+                    : std::chrono::duration<double>(down_->now() - s.started).count());
     s.reset_after_answer = !s.request_done;
     std::deque<std::string> text; // stable storage for the name/value views
     std::vector<nghttp2_nv> nva;

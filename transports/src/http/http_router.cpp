@@ -96,6 +96,7 @@ caf::error http_router::add_route(std::string method, std::string pattern,
   }
   if (r.prefix)
     r.segments.pop_back(); // the empty segment after the final '/'
+  r.pattern = pattern;
   routes_.push_back(std::move(r));
   return caf::none;
 }
@@ -190,6 +191,7 @@ const http_router::route* http_router::find(http_request& req,
     res.body = "method not allowed\n";
     return nullptr;
   }
+  req.route = best->pattern;
   for (size_t i = 0; i < best->segments.size(); ++i)
     if (is_param(best->segments[i])) {
       auto& seg = best->segments[i];

@@ -12,6 +12,7 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/transports/layer.hpp"
 #include "handler_answers.hpp"
+#include "http_metrics.hpp"
 #include "http2_layer.hpp"
 #include "request_parser.hpp"
 #include "../websocket/handshake.hpp"
@@ -211,6 +212,7 @@ private:
     auto& req = parser_->request;
     ++down_->info().frames_in;
     ++served_;
+    request_started_ = down_->now();
     if (!reader_ && req.headers.contains("Upgrade")
         && ws::detail::has_token(req.headers.get("Upgrade"), "websocket")
         && ws::detail::has_token(req.headers.get("Connection"), "upgrade")) {
@@ -229,6 +231,7 @@ private:
     } catch (const std::exception& ex) {
       res = handler_threw(req, ex);
     }
+    route_ = req.route;
     reader_.reset();
     answer_to next{req.method == "HEAD", req.version, parser_->keep_alive()};
     if (actor) {
@@ -485,6 +488,12 @@ private:
   }
 
   void write(http_response& res, bool head_only, bool keep, unsigned version) {
+    auto elapsed = request_started_ == layer_time{}
+                     ? 0.0
+                     : std::chrono::duration<double>(down_->now() - request_started_).count();
+    detail::count_request(version == 10 ? "1.0" : "1.1", route_, res.status, elapsed);
+    route_.clear();
+    request_started_ = {};
     auto& out = down_->begin_output();
     auto before = out.size();
     append(out, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -557,6 +566,8 @@ private:
   /// the body arrives; both are reset together).
   std::unique_ptr<http_body_reader> reader_;
   layer_time deadline_{};
+  layer_time request_started_{}; ///< of the request being answered
+  std::string route_;            ///< its route's pattern, for the metrics
   phase phase_ = phase::idle;
   size_t served_ = 0;
   bool header_checked_ = false;

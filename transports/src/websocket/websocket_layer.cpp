@@ -7,11 +7,32 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/format.hpp"
 #include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/metrics.hpp"
 #include "ghostnet/transports/websocket/utf8_validator.hpp"
 
 namespace ghostnet::transports::ws::detail {
 
 namespace {
+
+/// Messages of every WebSocket connection, and the sends refused.
+struct websocket_metrics {
+  metrics::counter& in = metrics::global().counter(
+    "ghostnet_websocket_messages_total", "WebSocket messages, by direction",
+    {{"direction", "in"}});
+  metrics::counter& out = metrics::global().counter(
+    "ghostnet_websocket_messages_total", "", {{"direction", "out"}});
+  metrics::counter& refused_full = metrics::global().counter(
+    "ghostnet_websocket_sends_refused_total",
+    "WebSocket messages refused for sending (nothing queued), by reason",
+    {{"reason", "backpressure"}});
+  metrics::counter& refused_closing = metrics::global().counter(
+    "ghostnet_websocket_sends_refused_total", "", {{"reason", "closing"}});
+};
+
+websocket_metrics& ws_metrics() {
+  static websocket_metrics instance;
+  return instance;
+}
 
 /// A reassembly buffer larger than this is given back after its message
 /// (an idle connection holds no burst's memory).
@@ -331,6 +352,7 @@ private:
     }
     msg_op_ = 0;
     ++down_->info().frames_in;
+    ws_metrics().in.inc();
     if (!close_sent_)
       handler_->on_message(*this, text, message_);
     message_.clear();
@@ -396,14 +418,19 @@ private:
   }
 
   caf::error send_message(opcode op, std::string_view payload) {
-    if (!down_ || close_sent_)
+    if (!down_ || close_sent_) {
+      ws_metrics().refused_closing.inc();
       return make_error(errc::transport_closed, "websocket send",
                         down_ ? remote() : std::string{}, 0,
                         "the close handshake began");
-    if (!down_->can_send_more())
+    }
+    if (!down_->can_send_more()) {
+      ws_metrics().refused_full.inc();
       return make_error(errc::backpressure, "websocket send", remote());
+    }
     write_frame(op, payload);
     ++down_->info().frames_out;
+    ws_metrics().out.inc();
     return caf::none;
   }
 

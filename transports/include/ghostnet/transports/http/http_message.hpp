@@ -68,12 +68,15 @@ struct http_request {
   std::string body;    ///< chunked bodies arrive decoded
   /// Values of `{name}` segments of the route that matched.
   std::map<std::string, std::string, std::less<>> params;
+  /// The pattern of the route that matched ("/users/{id}"), empty if none:
+  /// what metrics and logs name a request by.
+  std::string route;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
   return f(caf::meta::type_name("http_request"), x.method, x.target, x.path,
-           x.query, x.version, x.headers, x.body, x.params);
+           x.query, x.version, x.headers, x.body, x.params, x.route);
 }
 
 /// Produces a streamed response body piece by piece: appends the next

@@ -113,6 +113,7 @@ public:
 private:
   struct route {
     std::string method;
+    std::string pattern;               ///< as added, e.g. "/users/{id}"
     std::vector<std::string> segments; ///< "{x}" segments are parameters
     bool prefix = false;               ///< pattern ended in "/*"
     http_handler handler;       ///< or
