@@ -347,6 +347,14 @@ caf::error configure(const options& opts) {
   return caf::none;
 }
 
+level min_level() noexcept {
+  return static_cast<level>(global().min_level.load(std::memory_order_relaxed));
+}
+
+void set_min_level(level lvl) noexcept {
+  global().min_level.store(static_cast<uint8_t>(lvl), std::memory_order_relaxed);
+}
+
 bool enabled(level lvl) noexcept {
   return lvl < level::off
          && static_cast<uint8_t>(lvl)

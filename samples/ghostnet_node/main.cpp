@@ -26,6 +26,7 @@
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/node.hpp"
+#include "ghostnet/transports/http/admin_routes.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
 #include "ghostnet/transports/http/metrics_route.hpp"
 #include "ghostnet/transports/http/static_files.hpp"
@@ -74,6 +75,9 @@ caf::error declare_settings(ghostnet::node_options_parser& parser) {
     {"http.keep-alive-timeout", "15s",
      "close idle keep-alive HTTP connections after this long",
      setting_type::duration},
+    {"http.admin-token", "",
+     "bearer token of the admin API (/admin/); empty: loopback peers only",
+     setting_type::string},
     {"ws.max-message", "1048576",
      "bytes a WebSocket message (/echo, /chat) may have; longer: closed with 1009",
      setting_type::uint64},
@@ -166,8 +170,9 @@ tls_echo_options(const ghostnet::node_options& opts) {
   return echo;
 }
 
-/// The HTTP service: GET /hello, GET /metrics (Prometheus), WebSocket /echo
-/// and /chat (members of the room registered in `sys`).
+/// The HTTP service: GET /hello, GET /metrics (Prometheus), the admin API
+/// (/admin/log-level), WebSocket /echo and /chat (members of the room
+/// registered in `sys`).
 caf::expected<tp::tcp_service_options>
 http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
   namespace http = tp::http;
@@ -176,11 +181,13 @@ http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
   auto keep_alive = opts.get_duration("http.keep-alive-timeout");
   auto root = opts.get_string("http.root");
   auto max_message = opts.get_uint64("ws.max-message");
-  if (!port || !max_conns || !keep_alive || !root || !max_message)
+  auto admin_token = opts.get_string("http.admin-token");
+  if (!port || !max_conns || !keep_alive || !root || !max_message || !admin_token)
     return !port ? port.error()
                  : !max_conns ? max_conns.error()
                  : !keep_alive ? keep_alive.error()
-                 : !root ? root.error() : max_message.error();
+                 : !root ? root.error()
+                 : !max_message ? max_message.error() : admin_token.error();
   auto routes = std::make_shared<http::http_router>();
   auto err = routes->add("GET", "/hello", [](http::http_request&, http::http_response& res) {
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
@@ -194,6 +201,10 @@ http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
   http::websocket_route chat = echo;
   chat.make_handler = chat::room_member(sys);
   if (auto err = http::add_metrics_route(*routes))
+    return err;
+  http::admin_options admin;
+  admin.bearer_token = *admin_token;
+  if (auto err = http::add_admin_routes(*routes, admin))
     return err;
   if (auto err = routes->add_websocket("/echo", echo))
     return err;

@@ -459,3 +459,35 @@ BOOST_AUTO_TEST_CASE(metrics_are_served_in_the_prometheus_format_and_count_what_
   node.signal(SIGTERM);
   BOOST_TEST(node.wait_exit() == 0, node.output());
 }
+
+BOOST_AUTO_TEST_CASE(the_admin_api_changes_the_log_level_and_refuses_without_the_token) {
+  auto ready = temp_path("ready-admin.json");
+  node_dirs dirs;
+  {
+    process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
+    auto url = "http://127.0.0.1:" + std::to_string(wait_ready(ready, "http").port)
+               + "/admin/log-level";
+    BOOST_TEST(run_command("curl -s " + url, 10).output == "info\n");
+    BOOST_TEST(run_command("curl -s -X PUT --data debug " + url, 10).output == "debug\n");
+    BOOST_TEST(run_command("curl -s " + url, 10).output == "debug\n");
+    BOOST_TEST(run_command("curl -s -o /dev/null -w '%{http_code}' -X PUT --data loud " + url, 10)
+                 .output == "400");
+    node.signal(SIGTERM);
+    BOOST_TEST(node.wait_exit() == 0, node.output());
+    BOOST_TEST(node.output().find("log_level_changed from=info to=debug") != std::string::npos,
+               node.output());
+  }
+  process node{dirs.args({"--echo.port=0", "--http.admin-token=s3cret", "--ready-file=" + ready})};
+  auto url = "http://127.0.0.1:" + std::to_string(wait_ready(ready, "http").port)
+             + "/admin/log-level";
+  auto code = [&](const std::string& args) {
+    return run_command("curl -s -o /dev/null -w '%{http_code}' " + args + " " + url, 10).output;
+  };
+  BOOST_TEST(code("-X PUT --data debug") == "401");
+  BOOST_TEST(code("-X PUT --data debug -H 'Authorization: Bearer wrong'") == "401");
+  BOOST_TEST(run_command("curl -s -H 'Authorization: Bearer s3cret' " + url, 10).output
+             == "info\n"); // unchanged
+  BOOST_TEST(code("-X PUT --data warn -H 'Authorization: Bearer s3cret'") == "200");
+  node.signal(SIGTERM);
+  BOOST_TEST(node.wait_exit() == 0, node.output());
+}

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <random>
 
+#include "ghostnet/transports/http/admin_routes.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "http_test_support.hpp"
 #include "../run_command.hpp"
@@ -460,3 +461,23 @@ BOOST_AUTO_TEST_CASE(a_large_streamed_body_is_pulled_as_the_socket_drains) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(the_admin_guard_refuses_other_peers_without_a_token) {
+  http::admin_options open;
+  http::http_request req;
+  http::http_response res;
+  req.remote = tp::endpoint{"10.1.2.3", 5000};
+  BOOST_TEST(http::admin_refusal(open, req, res) == 403u);
+  for (auto host : {"127.0.0.1", "127.9.9.9", "::1"}) {
+    req.remote = tp::endpoint{host, 5000};
+    BOOST_TEST(http::admin_refusal(open, req, res) == 0u, host);
+  }
+  http::admin_options guarded;
+  guarded.bearer_token = "t0ken";
+  req.remote = tp::endpoint{"10.1.2.3", 5000};
+  BOOST_TEST(http::admin_refusal(guarded, req, res) == 401u);
+  req.headers.set("Authorization", "Bearer t0kem");
+  BOOST_TEST(http::admin_refusal(guarded, req, res) == 401u);
+  req.headers.set("Authorization", "bearer t0ken");
+  BOOST_TEST(http::admin_refusal(guarded, req, res) == 0u);
+}

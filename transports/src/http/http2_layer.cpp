@@ -285,6 +285,7 @@ private:
     auto s = std::make_unique<h2_stream>();
     s->id = frame->hd.stream_id;
     s->req.version = 20;
+    s->req.remote = self.down_->full_info().remote;
     s->deadline = self.down_->now() + self.opts_->header_timeout;
     self.streams_[s->id] = std::move(s);
     return 0;

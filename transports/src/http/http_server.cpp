@@ -210,6 +210,7 @@ private:
 
   void serve() {
     auto& req = parser_->request;
+    req.remote = down_->full_info().remote;
     ++down_->info().frames_in;
     ++served_;
     request_started_ = down_->now();
@@ -320,6 +321,7 @@ private:
   /// unread.
   bool open_upload() {
     auto& req = parser_->request;
+    req.remote = down_->full_info().remote;
     auto handler = router_->upload_route(req);
     if (handler == nullptr)
       return true;

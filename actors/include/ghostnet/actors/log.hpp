@@ -64,6 +64,13 @@ struct options {
 /// True if events of level `lvl` are written.
 [[nodiscard]] bool enabled(level lvl) noexcept;
 
+/// The minimum level in effect.
+[[nodiscard]] level min_level() noexcept;
+
+/// Changes the minimum level at run time (the admin API, the dashboard);
+/// the sink and format stay.
+void set_min_level(level lvl) noexcept;
+
 namespace detail {
 
 template <class>

@@ -16,6 +16,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "ghostnet/transports/endpoint.hpp"
 #include "ghostnet/transports/file_range.hpp"
 
 namespace ghostnet::transports::http {
@@ -71,12 +72,14 @@ struct http_request {
   /// The pattern of the route that matched ("/users/{id}"), empty if none:
   /// what metrics and logs name a request by.
   std::string route;
+  /// The peer's address (for access rules and logs).
+  endpoint remote;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_request& x) {
   return f(caf::meta::type_name("http_request"), x.method, x.target, x.path,
-           x.query, x.version, x.headers, x.body, x.params, x.route);
+           x.query, x.version, x.headers, x.body, x.params, x.route, x.remote);
 }
 
 /// Produces a streamed response body piece by piece: appends the next
