@@ -19,6 +19,7 @@ packages=(
   node-ws nodejs        # WebSocket peer: Node's ws (tests, the WebSocket bench)
   nghttp2-client        # HTTP/2 peers: nghttp, h2load (tests, the HTTP/2 bench)
   prometheus            # promtool checks GET /metrics (its service is not started)
+  chromium chromium-driver  # the dashboard's test drives headless Chromium
 )
 
 missing=()

@@ -1,7 +1,7 @@
 // ghostnet-node: the demo node of `make run`. A root supervisor owns a TCP
-// echo service, a TLS echo service, a chat room and an HTTP service: GET
-// /hello, WebSocket /echo and WebSocket /chat (the room, samples/chat);
-// later issues add metrics and the dashboard.
+// echo service, a TLS echo service, a chat room, the dashboard and an HTTP
+// service: the dashboard at /, GET /hello, /metrics, /admin/log-level,
+// WebSocket /echo and WebSocket /chat (the room, samples/chat).
 //
 //   ghostnet-node [--config-file=node.ini] [--echo.port=7007]
 //                 [--tls-echo.port=7443] [--http.port=8080] [--http.root=DIR]
@@ -27,6 +27,7 @@
 #include "ghostnet/actors/log.hpp"
 #include "ghostnet/supervision/node.hpp"
 #include "ghostnet/transports/http/admin_routes.hpp"
+#include "ghostnet/transports/http/dashboard.hpp"
 #include "ghostnet/transports/http/http_server.hpp"
 #include "ghostnet/transports/http/metrics_route.hpp"
 #include "ghostnet/transports/http/static_files.hpp"
@@ -170,11 +171,12 @@ tls_echo_options(const ghostnet::node_options& opts) {
   return echo;
 }
 
-/// The HTTP service: GET /hello, GET /metrics (Prometheus), the admin API
-/// (/admin/log-level), WebSocket /echo and /chat (members of the room
-/// registered in `sys`).
+/// The HTTP service: the dashboard (GET /, WebSocket /dashboard/live),
+/// GET /hello, GET /metrics (Prometheus), the admin API (/admin/log-level),
+/// WebSocket /echo and /chat (members of the room registered in `sys`).
 caf::expected<tp::tcp_service_options>
-http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
+http_options(const ghostnet::node_options& opts, caf::actor_system& sys,
+             tp::http::dashboard_options& dashboard) {
   namespace http = tp::http;
   auto port = opts.get_uint16("http.port");
   auto max_conns = opts.get_uint64("http.max-connections");
@@ -205,6 +207,9 @@ http_options(const ghostnet::node_options& opts, caf::actor_system& sys) {
   http::admin_options admin;
   admin.bearer_token = *admin_token;
   if (auto err = http::add_admin_routes(*routes, admin))
+    return err;
+  dashboard.guard = admin;
+  if (auto err = http::add_dashboard(*routes, sys, dashboard))
     return err;
   if (auto err = routes->add_websocket("/echo", echo))
     return err;
@@ -251,9 +256,10 @@ int main(int argc, char** argv, char** envp) {
     return 0;
   }
   ghostnet::node node{*opts}; // logging is set up from here on
+  tp::http::dashboard_options dashboard;
   std::vector<tp::tcp_service_options> services;
   for (auto svc : {echo_options(*opts), tls_echo_options(*opts),
-                   http_options(*opts, node.system())}) {
+                   http_options(*opts, node.system(), dashboard)}) {
     if (!svc) {
       std::cerr << "ghostnet-node: " << ghostnet::describe(svc.error()) << "\n";
       return 2;
@@ -268,8 +274,10 @@ int main(int argc, char** argv, char** envp) {
   }
   std::mutex mtx;
   std::map<std::string, std::string> bound;
-  // The room starts before the HTTP service whose /chat joins it.
-  std::vector<ghostnet::supervision::child_spec> specs{chat::room_child()};
+  // The room and the dashboard start before the HTTP service that serves
+  // them.
+  std::vector<ghostnet::supervision::child_spec> specs{chat::room_child(),
+                                                       tp::http::dashboard_child(dashboard)};
   for (auto& svc : services) {
     svc.on_bound = [&mtx, &bound, name = svc.name](const tp::endpoint& ep) {
       std::lock_guard<std::mutex> guard{mtx};
@@ -284,9 +292,13 @@ int main(int argc, char** argv, char** envp) {
   }
   if (node.start(specs))
     return 1; // the node logged why, once
+  dashboard.root->set(node.root());
 
   {
     std::lock_guard<std::mutex> guard{mtx};
+    // The dashboard first: it is where a new user looks.
+    ghostnet::log::info("node", "dashboard",
+                        {ghostnet::log::kv("url", "http://" + bound["http"] + "/")});
     for (auto& [name, addr] : bound)
       ghostnet::log::info("node", "service_ready",
                           {ghostnet::log::kv("service", name),

@@ -491,3 +491,33 @@ BOOST_AUTO_TEST_CASE(the_admin_api_changes_the_log_level_and_refuses_without_the
   node.signal(SIGTERM);
   BOOST_TEST(node.wait_exit() == 0, node.output());
 }
+
+BOOST_AUTO_TEST_CASE(the_dashboard_in_headless_chromium_shows_the_tree_and_a_kill_restarts) {
+  auto ready = temp_path("ready-dashboard.json");
+  node_dirs dirs;
+  process node{dirs.args({"--echo.port=0", "--ready-file=" + ready})};
+  auto http = wait_ready(ready, "http");
+  auto shot = temp_path("dashboard.png");
+  auto out = run_command("/usr/bin/python3 " GHOSTNET_SOURCE_DIR "/tests/samples/dashboard_webdriver.py"
+                         " http://127.0.0.1:" + std::to_string(http.port) + "/ " + shot, 90);
+  BOOST_TEST(out.status == 0, out.output);
+  BOOST_TEST(out.output.find("tree shown") != std::string::npos, out.output);
+  BOOST_TEST(out.output.find("restart shown") != std::string::npos, out.output);
+  BOOST_TEST(::access(shot.c_str(), F_OK) == 0);
+  ::unlink(shot.c_str());
+  node.signal(SIGTERM);
+  BOOST_TEST(node.wait_exit() == 0, node.output());
+  BOOST_TEST(node.output().find("action action=kill target=root/chat-room") != std::string::npos,
+             node.output());
+  // The live WebSocket is guarded like the admin API: with a token set, a
+  // client without it is refused (401) before the upgrade.
+  process guarded{dirs.args({"--echo.port=0", "--http.admin-token=t", "--ready-file=" + ready})};
+  auto port = std::to_string(wait_ready(ready, "http").port);
+  auto refused = run_command("curl -s -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade'"
+                             " -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13'"
+                             " -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='"
+                             " http://127.0.0.1:" + port + "/dashboard/live", 10);
+  BOOST_TEST(refused.output == "401", refused.output);
+  guarded.signal(SIGTERM);
+  BOOST_TEST(guarded.wait_exit() == 0, guarded.output());
+}
