@@ -224,7 +224,40 @@ struct json_value {
     out += '"';
   }
   void operator()(const caf::error* x) { (*this)(*x); }
-  void operator()(const caf::error& x) { append_json_string(out, describe(x)); }
+  /// A ghostnet error as an object of its fields, so that a log pipeline
+  /// can filter on them: {"code":"timeout","operation":"connect",
+  /// "endpoint":"10.0.0.1:80","errno":110,"detail":"..."} (empty fields
+  /// left out); another category's error as {"code":"<described>"}; none
+  /// as null.
+  void operator()(const caf::error& x) {
+    if (!x) {
+      out += "null";
+      return;
+    }
+    auto code = code_of(x);
+    out += "{\"code\":";
+    if (!code) {
+      append_json_string(out, describe(x));
+      out += '}';
+      return;
+    }
+    append_json_string(out, to_string(*code));
+    auto ctx = context_of(x);
+    auto add = [this](const char* key, const std::string& value) {
+      if (value.empty())
+        return;
+      out += ",\"";
+      out += key;
+      out += "\":";
+      append_json_string(out, value);
+    };
+    add("operation", ctx.operation);
+    add("endpoint", ctx.endpoint);
+    if (ctx.os_errno != 0)
+      out += ",\"errno\":" + std::to_string(ctx.os_errno);
+    add("detail", ctx.detail);
+    out += '}';
+  }
 };
 
 void append_line(std::string& out, format fmt,

@@ -767,7 +767,7 @@ private:
     }
     if (reason && log::enabled(log::level::debug)) // no strings otherwise
       log::debug("tcp_connection:" + where(), "connection_failed",
-                 {log::kv("reason", reason)});
+                 {log::kv("conn", info_.id), log::kv("reason", reason)});
     if (!stack_.empty()) {
       try {
         stack_->on_close(reason);
@@ -1077,6 +1077,7 @@ private:
 };
 
 connection_broker::behavior_type connection_broker::make_behavior() {
+  info_.id = id();
   read_size_ = opts().min_read_size;
   stack_.reset(make_stack());
   if (stack_.empty()) {

@@ -20,18 +20,20 @@ const std::string& date_now() {
   return cached;
 }
 
-http_response handler_threw(const std::string& remote, const http_request& req,
-                            const std::exception& ex) {
+http_response handler_threw(const std::string& remote, uint64_t conn,
+                            const http_request& req, const std::exception& ex) {
   log::warn("http:" + remote, "handler_threw",
-            {log::kv("target", req.target), log::kv("what", std::string{ex.what()})});
+            {log::kv("conn", conn), log::kv("target", req.target),
+             log::kv("what", std::string{ex.what()})});
   http_response res;
   res.status = 500;
   res.body = "internal server error\n";
   return res;
 }
 
-http_response handler_failed(const std::string& remote, const std::string& target,
-                             const caf::error& err, caf::timespan handler_timeout) {
+http_response handler_failed(const std::string& remote, uint64_t conn,
+                             const std::string& target, const caf::error& err,
+                             caf::timespan handler_timeout) {
   http_response res;
   if (err == caf::sec::request_timeout) {
     res.status = 504;
@@ -45,7 +47,7 @@ http_response handler_failed(const std::string& remote, const std::string& targe
     res.body = "internal server error\n";
   }
   log::warn("http:" + remote, "handler_failed",
-            {log::kv("target", target), log::kv("status", res.status),
+            {log::kv("conn", conn), log::kv("target", target), log::kv("status", res.status),
              log::kv("error", err)});
   return res;
 }

@@ -425,7 +425,7 @@ private:
         s.reader = (*handler)(req, early);
       } catch (const std::exception& ex) {
         s.reader.reset();
-        early = handler_threw(remote(), req, ex);
+        early = handler_threw(remote(), down_->info().id, req, ex);
       }
       if (!s.reader) {
         ++down_->info().frames_in;
@@ -457,7 +457,7 @@ private:
       try {
         status = s.reader->on_body(piece);
       } catch (const std::exception& ex) {
-        auto res = handler_threw(remote(), s.req, ex);
+        auto res = handler_threw(remote(), down_->info().id, s.req, ex);
         s.reader.reset();
         answer(s, res);
         return;
@@ -489,7 +489,7 @@ private:
       else
         actor = router_->dispatch(s.req, res);
     } catch (const std::exception& ex) {
-      res = handler_threw(remote(), s.req, ex);
+      res = handler_threw(remote(), down_->info().id, s.req, ex);
     }
     s.reader.reset();
     s.route = s.req.route;
@@ -518,7 +518,7 @@ private:
     auto on_error = [this, alive, on_answer, target](caf::error& err) {
       if (alive.expired())
         return;
-      auto res = handler_failed(remote(), target, err, opts_->handler_timeout);
+      auto res = handler_failed(remote(), down_->info().id, target, err, opts_->handler_timeout);
       on_answer(res);
     };
     down_->ask(caf::actor_cast<caf::actor>(actor), opts_->handler_timeout,
@@ -534,7 +534,8 @@ private:
       return;
     if (log::enabled(log::level::debug))
       log::debug("http2:" + remote(), "request_refused",
-                 {log::kv("stream", s.id), log::kv("status", status),
+                 {log::kv("conn", down_->info().id), log::kv("stream", s.id),
+                  log::kv("status", status),
                   log::kv("why", why)});
     s.reader.reset(); // an upload refused mid-body: its reader cleans up
     http_response res;
@@ -594,7 +595,8 @@ private:
                                       has_body ? &provider : nullptr);
     if (rv != 0) {
       log::warn("http2:" + remote(), "submit_response_failed",
-                {log::kv("stream", s.id), log::kv("error", nghttp2_strerror(rv))});
+                {log::kv("conn", down_->info().id), log::kv("stream", s.id),
+                 log::kv("error", nghttp2_strerror(rv))});
       return;
     }
     ++down_->info().frames_out;
@@ -618,7 +620,8 @@ private:
       }
     } catch (const std::exception& ex) {
       log::warn("http2:" + remote(), "body_source_failed",
-                {log::kv("stream", s.id), log::kv("target", s.req.target),
+                {log::kv("conn", down_->info().id), log::kv("stream", s.id),
+                 log::kv("target", s.req.target),
                  log::kv("what", std::string{ex.what()})});
       s.source = nullptr;
       s.file.reset();
@@ -653,7 +656,8 @@ private:
   /// Ends the connection for a flood: GOAWAY(ENHANCE_YOUR_CALM), logged
   /// and counted; the callback's failure stops nghttp2 reading at once.
   int cut_off(const char* event, std::string why) {
-    log::warn("http2:" + remote(), event, {log::kv("why", why)});
+    log::warn("http2:" + remote(), event,
+              {log::kv("conn", down_->info().id), log::kv("why", why)});
     cut_off_ = make_error(errc::protocol_error, "http2", remote(), 0, std::move(why));
     nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
     return NGHTTP2_ERR_CALLBACK_FAILURE;

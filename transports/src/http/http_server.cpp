@@ -313,7 +313,8 @@ private:
   }
 
   http_response handler_threw(const http_request& req, const std::exception& ex) {
-    return detail::handler_threw(down_->full_info().remote.to_string(), req, ex);
+    return detail::handler_threw(down_->full_info().remote.to_string(), down_->info().id,
+                                 req, ex);
   }
 
   /// An upload route gets its reader before the body arrives. False if
@@ -388,7 +389,8 @@ private:
       if (alive.expired())
         return;
       auto res = detail::handler_failed(down_->full_info().remote.to_string(),
-                                        target, err, opts_->handler_timeout);
+                                        down_->info().id, target, err,
+                                        opts_->handler_timeout);
       on_answer(res);
     };
     down_->ask(caf::actor_cast<caf::actor>(actor), opts_->handler_timeout,
@@ -478,7 +480,8 @@ private:
     if (log::enabled(log::level::debug)) // no strings otherwise
       log::debug("http:" + down_->full_info().remote.to_string(),
                  "request_refused",
-                 {log::kv("status", status), log::kv("why", why)});
+                 {log::kv("conn", down_->info().id), log::kv("request", served_ + 1),
+                  log::kv("status", status), log::kv("why", why)});
     http_response res;
     res.status = status;
     res.body = std::move(why) + "\n";

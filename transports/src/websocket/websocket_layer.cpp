@@ -399,7 +399,8 @@ private:
   void fail(uint16_t code, std::string why) {
     if (log::enabled(log::level::debug))
       log::debug("websocket:" + remote(), "protocol_violation",
-                 {log::kv("close_code", code), log::kv("why", why)});
+                 {log::kv("conn", down_->info().id), log::kv("close_code", code),
+                  log::kv("why", why)});
     closing_error_ = make_error(errc::protocol_error, "websocket", remote(), 0,
                                 std::to_string(code) + ": " + why);
     done_reading_ = true;

@@ -41,6 +41,8 @@ typename Inspector::result_type inspect(Inspector& f, tls_info& x) {
 }
 
 struct connection_info {
+  /// The connection actor's id: `conn=` in every log line about it.
+  uint64_t id = 0;
   endpoint local;
   endpoint remote;
   connection_state state = connection_state::connecting;
@@ -54,7 +56,7 @@ struct connection_info {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connection_info& x) {
-  return f(caf::meta::type_name("connection_info"), x.local, x.remote, x.state,
+  return f(caf::meta::type_name("connection_info"), x.id, x.local, x.remote, x.state,
            x.bytes_in, x.bytes_out, x.frames_in, x.frames_out, x.pending_out,
            x.tls);
 }
