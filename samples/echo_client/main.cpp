@@ -16,6 +16,7 @@
 
 #include "ghostnet/actors/error.hpp"
 #include "ghostnet/supervision/node_options.hpp"
+#include "ghostnet/transports/await_connect.hpp"
 #include "ghostnet/transports/tcp_connection.hpp"
 
 namespace tp = ghostnet::transports;
@@ -56,8 +57,10 @@ int main(int argc, char** argv, char** envp) {
     return std::cerr << describe(conn.error()) << "\n", 1;
   int rc = 1;
   auto fail = [&](const caf::error& err) { std::cerr << describe(err) << "\n"; };
-  self->request(*conn, timeout, ghostnet::connect_atom::value)
-    .receive([&](tp::connection_info&) { rc = 0; }, fail);
+  if (auto up = tp::await_connect(*self, *conn, timeout))
+    rc = 0;
+  else
+    fail(up.error()); // connection_refused, timeout, ...
   if (rc == 0) {
     rc = 1;
     self->request(*conn, timeout, ghostnet::send_atom::value,

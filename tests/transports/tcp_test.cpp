@@ -1,5 +1,6 @@
 // TCP listener and connection actors against real sockets on loopback.
 
+#include "ghostnet/transports/await_connect.hpp"
 #include "tcp_fixture.hpp"
 
 #include <cstdio>
@@ -180,6 +181,22 @@ BOOST_AUTO_TEST_CASE(a_reset_is_reported_with_the_peer_it_came_from) {
   BOOST_TEST(context_of(reason).endpoint == peer);
   BOOST_TEST(context_of(reason).os_errno == ECONNRESET);
   stop(svc.root);
+}
+
+BOOST_AUTO_TEST_CASE(await_connect_reports_a_refusal_even_after_the_connection_is_gone) {
+  // No retries: the connection may end before a request reaches it.
+  tp::connect_options opts;
+  opts.remote = tp::endpoint{"127.0.0.1", unused_port()};
+  for (int i = 0; i < 20; ++i) {
+    auto conn = tp::connect(sys, opts, tp::echo_handler());
+    BOOST_REQUIRE(conn);
+    if (i % 2 == 1) // sometimes it is surely gone first
+      std::this_thread::sleep_for(5ms);
+    auto up = tp::await_connect(*self, *conn, patience);
+    BOOST_REQUIRE(!up);
+    BOOST_TEST(is(up.error(), errc::connection_refused), describe(up.error()));
+  }
+  BOOST_TEST(fds_restored());
 }
 
 BOOST_AUTO_TEST_CASE(connecting_to_a_closed_port_is_connection_refused) {

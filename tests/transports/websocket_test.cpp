@@ -13,6 +13,7 @@
 
 #include <caf/all.hpp>
 
+#include "ghostnet/transports/await_connect.hpp"
 #include "ghostnet/transports/websocket/frame_codec.hpp"
 #include "ghostnet/transports/websocket/websocket_client.hpp"
 #include "http_test_support.hpp"
@@ -461,17 +462,11 @@ BOOST_AUTO_TEST_CASE(the_client_refuses_a_server_that_does_not_upgrade) {
     sys, "ws://127.0.0.1:" + std::to_string(svc.bound.port) + "/hello", {},
     ws::websocket_echo());
   BOOST_REQUIRE(conn);
-  // The connection may fail before the connect request reaches it: then
-  // the request finds no receiver, and its exit reason (seen by a monitor)
-  // is the error.
-  self->monitor(*conn);
-  caf::error err;
-  self->request(*conn, patience, connect_atom::value)
-    .receive([](tp::connection_info&) { BOOST_FAIL("upgraded on /hello"); },
-             [&](caf::error& x) { err = std::move(x); });
-  if (err == caf::sec::request_receiver_down)
-    self->receive([&](caf::down_msg& down) { err = std::move(down.reason); },
-                  caf::after(patience) >> [] { BOOST_FAIL("no down message"); });
+  // The connection may fail before a connect request reaches it:
+  // await_connect takes its exit reason then.
+  auto up = tp::await_connect(*self, *conn, patience);
+  BOOST_REQUIRE_MESSAGE(!up, "upgraded on /hello");
+  auto err = up.error();
   BOOST_CHECK_MESSAGE(is(err, errc::protocol_error), describe(err));
   BOOST_CHECK_MESSAGE(describe(err).find("200") != std::string::npos, describe(err));
   auto bad = ws::websocket_connect(sys, "http://127.0.0.1:1/", {}, ws::websocket_echo());

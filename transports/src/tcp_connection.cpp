@@ -159,6 +159,10 @@ public:
     write_queue_.clear();
     files_.reset(); // closes the files nobody else holds
     stack_.clear();
+    // Given back on a later loop turn: this broker may be in one of its own
+    // callbacks still (on_exit runs from quit()).
+    if (self_ref_)
+      system().middleman().backend().post([ref = std::move(self_ref_)] {});
   }
 
 private:
@@ -1029,6 +1033,7 @@ private:
   detail::layer_slot stack_; ///< the bottom layer and its unconsumed bytes
   detail::fd_watcher_ptr watcher_;
   connection_info info_;
+  caf::strong_actor_ptr self_ref_; ///< from make_behavior to on_exit
   std::vector<char> out_buf_;     ///< what the layers wrote in this turn
   std::vector<char> write_queue_; ///< what the kernel did not take yet
   size_t write_offset_ = 0;
@@ -1078,6 +1083,11 @@ private:
 
 connection_broker::behavior_type connection_broker::make_behavior() {
   info_.id = id();
+  // A running connection owns itself, as a process does: it ends when it
+  // closes, not when the last handle to it is dropped. Without this, the
+  // requester that a failure wakes could drop the last handle while the
+  // broker is still in that failure's callback.
+  self_ref_ = caf::actor_cast<caf::strong_actor_ptr>(this);
   read_size_ = opts().min_read_size;
   stack_.reset(make_stack());
   if (stack_.empty()) {
