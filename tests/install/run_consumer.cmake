@@ -22,6 +22,23 @@ string(FIND "${readme}" "```" end)
 string(SUBSTRING "${readme}" 0 ${end} snippet)
 file(WRITE ${WORK_DIR}/readme_service.cpp "${snippet}")
 
+# docs/getting-started.md: its CMakeLists.txt (the ```cmake block) and
+# main.cpp (the ```cpp block), built as a project of their own below.
+file(READ ${GETTING_STARTED} guide)
+foreach(lang cmake cpp)
+  string(FIND "${guide}" "```${lang}\n" begin)
+  if(begin EQUAL -1)
+    message(FATAL_ERROR "docs/getting-started.md has no ${lang} block")
+  endif()
+  string(SUBSTRING "${guide}" ${begin} -1 rest)
+  string(LENGTH "```${lang}\n" skip)
+  string(SUBSTRING "${rest}" ${skip} -1 rest)
+  string(FIND "${rest}" "```" end)
+  string(SUBSTRING "${rest}" 0 ${end} block_${lang})
+endforeach()
+file(WRITE ${WORK_DIR}/upper/CMakeLists.txt "${block_cmake}")
+file(WRITE ${WORK_DIR}/upper/main.cpp "${block_cpp}")
+
 set(flags "-DREADME_SERVICE=${WORK_DIR}/readme_service.cpp")
 if(GHOSTNET_SANITIZE)
   list(APPEND flags "-DCMAKE_CXX_FLAGS=-fsanitize=${GHOSTNET_SANITIZE}")
@@ -58,3 +75,33 @@ if(NOT rc EQUAL 2 OR NOT err MATCHES "lgo-level")
   message(FATAL_ERROR "readme_service with a bad flag: ${rc} ${out} ${err}")
 endif()
 message(STATUS "the README's service refused a bad flag: ${err}")
+
+# The guide's service: built as the guide says, run, and talked to with nc.
+set(upper_flags "")
+if(GHOSTNET_SANITIZE)
+  set(upper_flags "-DCMAKE_CXX_FLAGS=-fsanitize=${GHOSTNET_SANITIZE}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/upper -B ${WORK_DIR}/upper/build
+                        -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix ${upper_flags}
+                RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "configuring the getting-started service failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/upper/build
+                RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "building the getting-started service failed: ${rc}")
+endif()
+set(ready ${WORK_DIR}/upper/ready.json)
+execute_process(
+  COMMAND timeout 30 sh -c "
+    ${WORK_DIR}/upper/build/upper --upper.port=0 --ready-file=${ready} & pid=$!
+    for i in $(seq 100); do [ -s ${ready} ] && break; sleep 0.1; done
+    port=$(sed -n 's/.*127.0.0.1:\\([0-9]*\\).*/\\1/p' ${ready})
+    printf 'hello, supervised world\\n' | nc -N 127.0.0.1 $port
+    kill -TERM $pid; wait $pid"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out STREQUAL "HELLO, SUPERVISED WORLD\n")
+  message(FATAL_ERROR "the getting-started service: rc=${rc} out=[${out}] err=${err}")
+endif()
+message(STATUS "the getting-started service answered: ${out}")
