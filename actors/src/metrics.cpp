@@ -160,6 +160,8 @@ registry::family& registry::family_of(std::string_view name, std::string_view he
   else if (i->second.type != type)
     throw std::invalid_argument("metrics: " + std::string{name}
                                 + " registered with another type");
+  else if (i->second.help.empty())
+    i->second.help = std::string{help}; // a reader looked it up first
   return i->second;
 }
 

@@ -26,6 +26,10 @@ BOOST_AUTO_TEST_CASE(a_counter_sums_what_many_threads_added) {
   for (auto& t : threads)
     t.join();
   BOOST_TEST(c.value() == 1200000u);
+  // A series looked up without help first gets it from a later lookup.
+  (void) reg.gauge("test_open", "");
+  (void) reg.gauge("test_open", "open things");
+  BOOST_TEST(reg.prometheus_text().find("# HELP test_open open things\n") != std::string::npos);
   // The same name and labels are the same series.
   BOOST_TEST(&reg.counter("test_events_total", "") == &c);
   BOOST_TEST(&reg.counter("test_events_total", "", {{"a", "b"}}) != &c);
