@@ -17,6 +17,8 @@
 #include <memory>
 #include <mutex>
 
+#include <caf/actor_addr.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
@@ -29,22 +31,23 @@
 namespace ghostnet::transports::http {
 
 /// Where the dashboard finds the tree: set once the root exists (after
-/// node::start), read on every walk.
+/// node::start), read on every walk. Weak: the dashboard is the root's own
+/// child, and a strong handle here would make the root keep itself alive.
 class dashboard_root {
 public:
-  void set(supervision::supervisor_actor root) {
+  void set(const supervision::supervisor_actor& root) {
     std::lock_guard<std::mutex> guard{mtx_};
-    root_ = std::move(root);
+    root_ = root.address();
   }
 
   [[nodiscard]] supervision::supervisor_actor get() const {
     std::lock_guard<std::mutex> guard{mtx_};
-    return root_;
+    return caf::actor_cast<supervision::supervisor_actor>(root_);
   }
 
 private:
   mutable std::mutex mtx_;
-  supervision::supervisor_actor root_;
+  caf::actor_addr root_;
 };
 
 struct dashboard_options {
