@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "ghostnet/actors/metrics.hpp"
 #include "ghostnet/transports/tls_context.hpp"
 #include "../sanitizer.hpp"
 #include "tcp_fixture.hpp"
@@ -403,11 +404,20 @@ BOOST_AUTO_TEST_CASE(a_client_that_stalls_in_the_handshake_is_cut_at_the_timeout
     BOOST_TEST(is(reason, errc::timeout), describe(reason));
     BOOST_TEST(context_of(reason).operation == "tls handshake");
   }
+  BOOST_TEST(ghostnet::metrics::global()
+               .counter("ghostnet_tls_handshake_failures_total", "", {{"reason", "timeout"}})
+               .value() >= 2u);
   BOOST_TEST(listener_info_of(svc.root).active == 0u);
   stop(svc.root);
 }
 
 BOOST_AUTO_TEST_CASE(plaintext_instead_of_a_client_hello_is_a_handshake_failure) {
+  auto failures = [](const char* why) {
+    return ghostnet::metrics::global()
+      .counter("ghostnet_tls_handshake_failures_total", "", {{"reason", why}})
+      .value();
+  };
+  auto failed_before = failures("tls_handshake_failed");
   auto svc = start_service(tls_service(holder(server_tls())));
   client c{svc.bound};
   BOOST_REQUIRE(c.send_all("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -417,6 +427,8 @@ BOOST_AUTO_TEST_CASE(plaintext_instead_of_a_client_hello_is_a_handshake_failure)
   BOOST_TEST(is(reason, errc::tls_handshake_failed), describe(reason));
   BOOST_TEST(!context_of(reason).detail.empty());
   BOOST_TEST(context_of(reason).endpoint.find("127.0.0.1:") == 0);
+  // Counted by reason in the metrics.
+  BOOST_TEST(failures("tls_handshake_failed") == failed_before + 1);
   stop(svc.root);
 }
 

@@ -1,8 +1,13 @@
 #include "ghostnet/transports/tls_layer.hpp"
 
+#include <atomic>
+#include <chrono>
+
 #include <chrono>
 
 #include "ghostnet/actors/error.hpp"
+#include "ghostnet/actors/log.hpp"
+#include "ghostnet/actors/metrics.hpp"
 #include "ghostnet/actors/format.hpp"
 #include "ghostnet/transports/detail/layer_slot.hpp"
 #include "ghostnet/transports/tls_context.hpp"
@@ -11,6 +16,35 @@
 namespace ghostnet::transports {
 
 namespace {
+
+metrics::counter& handshakes_done() {
+  static auto& c = metrics::global().counter("ghostnet_tls_handshakes_total",
+                                             "TLS handshakes completed");
+  return c;
+}
+
+/// A handshake that failed: counted by reason, and visible at info as one
+/// line per second at most with how many failed since the last line (a
+/// scan or a misconfigured client must not flood the log, nor go unseen).
+void handshake_failed(const caf::error& reason, const std::string& peer) {
+  auto code = code_of(reason);
+  metrics::global()
+    .counter("ghostnet_tls_handshake_failures_total",
+             "TLS handshakes that failed, by reason (timeout, tls_handshake_failed, ...)",
+             {{"reason", code ? to_string(*code) : "other"}})
+    .inc();
+  static std::atomic<int64_t> last_line{0};
+  static std::atomic<uint64_t> since{0};
+  ++since;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+               .count();
+  auto last = last_line.load();
+  if (now > last && last_line.compare_exchange_strong(last, now))
+    log::info("tls", "handshakes_failed",
+              {log::kv("count", since.exchange(0)), log::kv("last_peer", peer),
+               log::kv("last_reason", reason)});
+}
 
 /// The decrypted bytes of one read: per thread, since they are handed up
 /// (and what is not consumed copied) before the call returns.
@@ -161,6 +195,8 @@ public:
   }
 
   void on_close(const caf::error& reason) override {
+    if (!opened_ && reason && down_ != nullptr) // started, not finished
+      handshake_failed(reason, down_->full_info().remote.to_string());
     if (up_.empty()) {
       // Ended before the handshake completed: the layer above still learns
       // why (as an application does of a connect that failed).
@@ -299,6 +335,7 @@ public:
 private:
   caf::error open_above() {
     opened_ = true;
+    handshakes_done().inc();
     session_->defer_release(defer_release_);
     auto& tls = down_->info().tls;
     tls.version = std::string{session_->tls_version()};
