@@ -63,7 +63,7 @@ try:
             raise SystemExit("the kill button could not be clicked")
         wait_for(sid, room + " span.restarts")
         print("restart shown")
-        time.sleep(1)  # a few pushes for the charts
+        wait_for(sid, "#c-conns polyline")  # the charts have their first points
         with open(shot, "wb") as f:
             f.write(base64.b64decode(call("GET", f"/session/{sid}/screenshot")))
     finally:

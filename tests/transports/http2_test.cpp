@@ -141,6 +141,23 @@ std::string h2c(const tp::endpoint& ep, const std::string& args) {
          + std::to_string(ep.port);
 }
 
+/// Sends `flood` from a raw client: the server answers it with
+/// GOAWAY(ENHANCE_YOUR_CALM) and closes, the defence counter `which` goes
+/// up by one, and another client is served.
+void expect_cut_off(const tcp_fixture::running_service& svc, const std::string& flood,
+                    uint64_t http::http2_defence_counts::*which) {
+  auto before = http::http2_defences().*which;
+  client c{svc.bound};
+  c.send_all(flood); // may fail part way: the server stops reading
+  BOOST_TEST(goaway_code(c) == int64_t{enhance_your_calm});
+  BOOST_TEST(c.sees_close());
+  c.close();
+  auto after = http::http2_defences().*which;
+  BOOST_TEST(after == before + 1);
+  auto ok = run_command(h2c(svc.bound, "") + "/hello");
+  BOOST_TEST(ok.output == "hello\n", ok.output);
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(http2, h2_fixture)
@@ -312,41 +329,25 @@ BOOST_AUTO_TEST_CASE(a_rapid_reset_flood_is_cut_off_and_others_are_served) {
   opts.http2.max_reset_burst = 50;
   opts.http2.max_resets_per_second = 10;
   auto svc = start(opts);
-  auto before = http::http2_defences().rapid_reset;
-  client c{svc.bound};
   std::string flood = preface_and_settings();
   for (uint32_t id = 1; id < 2 * 1000; id += 2) {
     flood += frame(type_headers, flag_end_headers | flag_end_stream, id, get_hello);
     flood += frame(type_rst_stream, 0, id, be32(0x8)); // CANCEL
   }
-  c.send_all(flood); // may fail part way: the server stops reading
-  BOOST_TEST(goaway_code(c) == int64_t{enhance_your_calm});
-  BOOST_TEST(c.sees_close());
-  c.close();
-  BOOST_TEST(http::http2_defences().rapid_reset == before + 1);
-  auto ok = run_command(h2c(svc.bound, "") + "/hello");
-  BOOST_TEST(ok.output == "hello\n", ok.output);
+  expect_cut_off(svc, flood, &http::http2_defence_counts::rapid_reset);
   stop(svc.root);
   BOOST_TEST(fds_restored());
 }
 
 BOOST_AUTO_TEST_CASE(a_continuation_flood_is_cut_off_and_others_are_served) {
   auto svc = start();
-  auto before = http::http2_defences().continuation;
-  client c{svc.bound};
   // HEADERS without END_HEADERS, then CONTINUATION frames that never end
   // the block, each with one more literal header (a: b).
   std::string flood = preface_and_settings()
                       + frame(type_headers, flag_end_stream, 1, "\x82\x86\x84");
   for (int i = 0; i < 1000; ++i)
     flood += frame(type_continuation, 0, 1, std::string{"\x00\x01" "a" "\x01" "b", 5});
-  c.send_all(flood);
-  BOOST_TEST(goaway_code(c) == int64_t{enhance_your_calm});
-  BOOST_TEST(c.sees_close());
-  c.close();
-  BOOST_TEST(http::http2_defences().continuation == before + 1);
-  auto ok = run_command(h2c(svc.bound, "") + "/hello");
-  BOOST_TEST(ok.output == "hello\n", ok.output);
+  expect_cut_off(svc, flood, &http::http2_defence_counts::continuation);
   stop(svc.root);
   BOOST_TEST(fds_restored());
 }
